@@ -1,0 +1,14 @@
+"""Shared code for the course notebooks: data, plotting, training engines and answer checks.
+
+Submodules are imported on demand so that ``import helpers`` stays cheap:
+
+- :mod:`helpers.data`      seeded data generators
+- :mod:`helpers.plotting`  titled, labelled, legended figures in one call
+- :mod:`helpers.checks`    comparisons with messages written for students
+- :mod:`helpers.autodiff`  a tiny reverse-mode engine (assignment 1)
+- :mod:`helpers.nn`        activations, MLP initialisation and a torch.autograd reference
+- :mod:`helpers.opcount`   counting multiply-adds of matrix products
+- :mod:`helpers.summary`   the ``SUMMARY {json}`` line that closes each solution notebook
+"""
+
+__version__ = "0.1.0"

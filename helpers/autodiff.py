@@ -1,0 +1,213 @@
+"""A tiny reverse-mode automatic differentiation engine over a recorded computational graph.
+
+The engine knows how to compute each primitive forward; how to propagate adjoints backward
+through each primitive is supplied by the caller as a dictionary of *backward rules*::
+
+    rules = {"square": square_backward, "exp": exp_backward, ...}
+
+A backward rule receives the primitive's input values (a tuple), its output value and the
+adjoint of its output ``g = ∂z/∂out``, and returns one adjoint contribution per input::
+
+    def div_backward(inputs, out, g):
+        x, y = inputs
+        return (g / y, -g * x / y**2)
+
+Values may be numbers or numpy arrays (then everything works elementwise, which evaluates
+the graph at many points at once).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+PRIMITIVES = {
+    "square": lambda x: x * x,
+    "exp": np.exp,
+    "log": np.log,
+    "sum": lambda *xs: sum(xs[1:], xs[0]),
+    "div": lambda x, y: x / y,
+}
+"""Forward functions of the primitives, by name."""
+
+ARITY = {"square": 1, "exp": 1, "log": 1, "sum": None, "div": 2}
+"""Number of inputs of each primitive (None: any number)."""
+
+
+@dataclass
+class Node:
+    """One vertex of the graph: an input, a constant, or a primitive applied to earlier nodes."""
+
+    name: str
+    value: object
+    op: str | None = None
+    inputs: tuple = ()
+    label: str = ""
+    constant: bool = False
+    adjoint: object = field(default=None, repr=False)
+
+
+class Graph:
+    """A computational graph recorded in evaluation order (which is a topological order)."""
+
+    def __init__(self):
+        """Start an empty graph."""
+        self.nodes: list[Node] = []
+
+    def _add(self, node: Node) -> Node:
+        """Append a node, refusing duplicate names."""
+        if any(n.name == node.name for n in self.nodes):
+            raise ValueError(f"a node named {node.name!r} already exists")
+        self.nodes.append(node)
+        return node
+
+    def input(self, name: str, value, label: str = "") -> Node:
+        """Add an input variable we differentiate with respect to."""
+        return self._add(Node(name, value, label=label or name))
+
+    def constant(self, value, name: str | None = None) -> Node:
+        """Add a constant (it receives no adjoint)."""
+        return self._add(Node(name or f"c{len(self.nodes)}", value, label=f"{value:g}", constant=True))
+
+    def apply(self, op: str, *inputs: Node, name: str, label: str = "") -> Node:
+        """Evaluate primitive ``op`` on the input nodes and record the result as node ``name``."""
+        if op not in PRIMITIVES:
+            raise ValueError(f"unknown primitive {op!r}; the engine knows {sorted(PRIMITIVES)}")
+        if ARITY[op] is not None and len(inputs) != ARITY[op]:
+            raise ValueError(f"{op} takes {ARITY[op]} input(s), got {len(inputs)}")
+        value = PRIMITIVES[op](*(n.value for n in inputs))
+        return self._add(Node(name, value, op=op, inputs=tuple(inputs), label=label or name))
+
+    def node(self, name: str) -> Node:
+        """The node called ``name``."""
+        for n in self.nodes:
+            if n.name == name:
+                return n
+        raise KeyError(name)
+
+    def backward(self, output: Node, rules: dict) -> dict:
+        """Propagate adjoints from ``output`` with the given backward rules; return them by node name."""
+        missing = sorted({n.op for n in self.nodes if n.op} - set(rules))
+        if missing:
+            raise KeyError(f"no backward rule for primitive(s) {missing}")
+        for n in self.nodes:
+            n.adjoint = None
+        output.adjoint = np.ones_like(output.value) if np.ndim(output.value) else 1.0
+        for n in reversed(self.nodes):
+            if n.op is None or n.adjoint is None:
+                continue
+            contributions = rules[n.op](tuple(i.value for i in n.inputs), n.value, n.adjoint)
+            if not isinstance(contributions, (tuple, list)) or len(contributions) != len(n.inputs):
+                got = len(contributions) if isinstance(contributions, (tuple, list)) else type(contributions).__name__
+                raise ValueError(f"the backward rule for {n.op!r} must return a tuple with one adjoint "
+                                 f"per input ({len(n.inputs)}), got {got}")
+            for parent, c in zip(n.inputs, contributions):
+                if not parent.constant:
+                    parent.adjoint = c if parent.adjoint is None else parent.adjoint + c
+        return {n.name: n.adjoint for n in self.nodes if not n.constant}
+
+    def depths(self) -> dict:
+        """Longest distance of each node from the graph's inputs, used to lay it out."""
+        depth = {}
+        for n in self.nodes:
+            depth[n.name] = 1 + max((depth[i.name] for i in n.inputs), default=-1)
+        return depth
+
+
+def z_graph(a, b) -> tuple[Graph, Node]:
+    """Record z(a, b) = log(b) / (1 + exp(a²) + b²) as a graph with nodes v1 … v5 and z."""
+    g = Graph()
+    na = g.input("a", a, "$a$")
+    nb = g.input("b", b, "$b$")
+    v1 = g.apply("square", na, name="v1", label="$v_1 = a^2$")
+    v2 = g.apply("exp", v1, name="v2", label="$v_2 = e^{v_1}$")
+    v3 = g.apply("square", nb, name="v3", label="$v_3 = b^2$")
+    one = g.constant(1.0, name="one")
+    v4 = g.apply("sum", one, v2, v3, name="v4", label="$v_4 = 1 + v_2 + v_3$")
+    v5 = g.apply("log", nb, name="v5", label="$v_5 = \\log b$")
+    z = g.apply("div", v5, v4, name="z", label="$z = v_5 / v_4$")
+    return g, z
+
+
+def z_and_gradients(a, b, rules: dict):
+    """Evaluate z(a, b) and (∂z/∂a, ∂z/∂b) with the engine and the given backward rules."""
+    g, z = z_graph(a, b)
+    adjoints = g.backward(z, rules)
+    return z.value, adjoints["a"], adjoints["b"]
+
+
+_TORCH_PRIMITIVES = {
+    "square": lambda x: x * x,
+    "exp": lambda x: x.exp(),
+    "log": lambda x: x.log(),
+    "sum": lambda *xs: sum(xs[1:], xs[0]),
+    "div": lambda x, y: x / y,
+}
+
+
+def torch_backward(op: str, inputs: tuple, g) -> tuple:
+    """The adjoints of a primitive's inputs computed by torch.autograd (float64), as numpy arrays."""
+    import torch
+
+    ts = [torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True) for x in inputs]
+    out = _TORCH_PRIMITIVES[op](*ts)
+    out.backward(torch.as_tensor(np.asarray(g, dtype=np.float64)).expand_as(out))
+    return tuple(t.grad.numpy().copy() for t in ts)
+
+
+def torch_z_and_gradients(a, b):
+    """z(a, b) and its two partial derivatives by torch.autograd, elementwise over arrays."""
+    import torch
+
+    at = torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
+    bt = torch.tensor(np.asarray(b, dtype=np.float64), requires_grad=True)
+    z = torch.log(bt) / (1 + torch.exp(at ** 2) + bt ** 2)
+    z.sum().backward()
+    return z.detach().numpy(), at.grad.numpy(), bt.grad.numpy()
+
+
+def _random_inputs(op: str, n: int | None, rng) -> tuple:
+    """Random inputs for a primitive: one value each when ``n`` is None, else arrays of length n."""
+    size = None if n is None else n
+    k = 3 if op == "sum" else ARITY[op]
+    lo = 0.1 if op in ("log", "div") else -2.0
+    return tuple(rng.uniform(lo, 3.0, size=size) for _ in range(k))
+
+
+def check_rule(op: str, rule, n: int | None = None, seed: int = 0) -> None:
+    """Check a backward rule against torch.autograd at random inputs and output adjoints."""
+    from . import checks
+
+    rng = np.random.default_rng(seed)
+    inputs = _random_inputs(op, n, rng)
+    g = rng.uniform(-2.0, 2.0, size=None if n is None else n)
+    out = PRIMITIVES[op](*inputs)
+    name = f"{getattr(rule, '__name__', op)} at {'one point' if n is None else f'{n} points'}"
+    got = rule(tuple(inputs), out, g)
+    if not isinstance(got, (tuple, list)) or len(got) != len(inputs):
+        raise checks.CheckFailed(f"{name}: must return a tuple with one adjoint per input "
+                                 f"({len(inputs)}), got {got!r:.80}")
+    expected = torch_backward(op, inputs, g)
+    for i, (gi, ei) in enumerate(zip(got, expected)):
+        if n is None:
+            checks.close(gi, float(ei), f"{name}, adjoint of input {i}", rtol=1e-10, atol=1e-14)
+        else:
+            checks.close(gi, ei, f"{name}, adjoint of input {i}", rtol=1e-10, atol=1e-14)
+
+
+def check_engine(rules: dict, n: int | None = None, seed: int = 0) -> None:
+    """Check z and its gradients computed with ``rules`` against torch.autograd at random points."""
+    from . import checks
+    from .data import points_ab
+
+    a, b = points_ab(1 if n is None else n, seed=seed)
+    if n is None:
+        a, b = float(a[0]), float(b[0])
+    z, dz_da, dz_db = z_and_gradients(a, b, rules)
+    ez, ea, eb = torch_z_and_gradients(a, b)
+    where = f"at (a, b) = ({a:.4g}, {b:.4g})" if n is None else f"at {n} random points"
+    conv = (lambda v: float(v)) if n is None else (lambda v: v)
+    checks.close(z, conv(ez), f"z {where}", rtol=1e-10)
+    checks.close(dz_da, conv(ea), f"dz/da {where}", rtol=1e-9, atol=1e-15)
+    checks.close(dz_db, conv(eb), f"dz/db {where}", rtol=1e-9, atol=1e-15)

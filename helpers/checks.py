@@ -1,0 +1,160 @@
+"""Comparisons used by the notebooks' tests, with messages that tell a student what is wrong.
+
+Every check raises :class:`CheckFailed` (an ``AssertionError``) whose message names the
+quantity, what was expected and what was received. The numpy functions used here are
+bound when this module is imported, which the notebooks do before any student code runs,
+so rebinding ``np.allclose`` or ``np.isclose`` later does not change what the checks do.
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+
+import numpy as np
+
+# Bound at import time: later reassignments in the student's namespace do not reach these.
+_ndarray = np.ndarray
+_asarray = np.asarray
+_abs = np.abs
+_isfinite = np.isfinite
+_isnan = np.isnan
+_argmax = np.argmax
+_unravel = np.unravel_index
+_float64 = np.float64
+_floating = np.floating
+_integer = np.integer
+_bool = np.bool_
+_isinstance = isinstance
+_type = type
+_len = len
+_tuple = tuple
+_list = list
+_float = float
+_int = int
+
+SMALL = 12  # arrays with at most this many entries are printed in full in messages
+
+
+class CheckFailed(AssertionError):
+    """A check that failed, with a message written for the student."""
+
+
+def _fail(message: str) -> None:
+    """Raise :class:`CheckFailed` with ``message``."""
+    raise CheckFailed(message)
+
+
+def _type_name(x) -> str:
+    """Return a readable name for the type of ``x``."""
+    t = _type(x)
+    module = t.__module__
+    return t.__name__ if module == "builtins" else f"{module}.{t.__name__}"
+
+
+def _is_real_number(x) -> bool:
+    """True for Python or numpy real numbers, excluding booleans."""
+    if _isinstance(x, (bool, _bool)):
+        return False
+    return _type(x) in (_float, _int) or _isinstance(x, (_floating, _integer))
+
+
+def _fmt(x) -> str:
+    """Format a number or a small array for a message."""
+    if _isinstance(x, _ndarray):
+        if x.size <= SMALL:
+            return np.array2string(x, precision=10)
+        return f"array of shape {x.shape}"
+    return f"{x:.12g}" if _isinstance(x, (_float, _floating)) else repr(x)
+
+
+def scalar(x, name: str = "value") -> float:
+    """Check that ``x`` is one finite real number and return it as a Python float."""
+    if _isinstance(x, _ndarray) and x.shape == () and x.dtype.kind in "fiu":
+        x = x[()]
+    if not _is_real_number(x):
+        _fail(f"{name}: expected a real number (float), got {_type_name(x)}: {x!r:.80}")
+    value = _float(x)
+    if not math.isfinite(value):
+        _fail(f"{name}: expected a finite number, got {value}")
+    return value
+
+
+def integer(x, name: str = "value") -> int:
+    """Check that ``x`` is an integer (Python or numpy, not bool) and return it as an int."""
+    if _isinstance(x, (bool, _bool)) or not (_type(x) is _int or _isinstance(x, _integer)):
+        _fail(f"{name}: expected an integer, got {_type_name(x)}: {x!r:.80}")
+    return _int(x)
+
+
+def array(x, name: str = "array", shape: tuple | None = None, kind: str = "f") -> np.ndarray:
+    """Check that ``x`` is a finite numpy array of the given shape and dtype kind, and return it."""
+    if _type(x) is not _ndarray:
+        hint = " (convert with np.asarray)" if _isinstance(x, (_list, _tuple)) else ""
+        _fail(f"{name}: expected a numpy.ndarray, got {_type_name(x)}{hint}")
+    if shape is not None and x.shape != _tuple(shape):
+        _fail(f"{name}: expected shape {_tuple(shape)}, got shape {x.shape}")
+    if kind and x.dtype.kind not in kind:
+        _fail(f"{name}: expected a floating-point array, got dtype {x.dtype}")
+    if x.dtype.kind in "fc":
+        bad = ~_isfinite(x)
+        if bad.any():
+            what = "NaN" if _isnan(x).any() else "infinite"
+            _fail(f"{name}: contains {what} values at {int(bad.sum())} of {x.size} entries")
+    return x
+
+
+def close(got, expected, name: str = "value", rtol: float = 1e-9, atol: float = 0.0) -> None:
+    """Check ``|got - expected| <= atol + rtol * |expected|`` entrywise, for numbers or arrays."""
+    if _isinstance(expected, _ndarray):
+        exp = _asarray(expected, dtype=_float64)
+        g = array(got, name, shape=exp.shape).astype(_float64)
+        err = _abs(g - exp)
+        tol = atol + rtol * _abs(exp)
+        over = err > tol
+        if over.any():
+            if exp.size <= SMALL:
+                _fail(f"{name}: values differ beyond tolerance (rtol={rtol:g}, atol={atol:g})\n"
+                      f"  expected {_fmt(exp)}\n  got      {_fmt(g)}")
+            i = _unravel(_argmax(err - tol), exp.shape)
+            _fail(f"{name}: {int(over.sum())} of {exp.size} entries differ beyond tolerance "
+                  f"(rtol={rtol:g}, atol={atol:g}); worst at index {tuple(int(k) for k in i)}: "
+                  f"expected {exp[i]:.12g}, got {g[i]:.12g}")
+        return
+    exp = _float(expected)
+    g = scalar(got, name)
+    if not abs(g - exp) <= atol + rtol * abs(exp):
+        rel = abs(g - exp) / abs(exp) if exp else float("inf")
+        _fail(f"{name}: expected {exp:.12g}, got {g:.12g} "
+              f"(relative error {rel:.2g}, tolerance {rtol:g})")
+
+
+def equal(got, expected, name: str = "value") -> None:
+    """Check that an integer answer equals the expected integer."""
+    g = integer(got, name)
+    if g != _int(expected):
+        _fail(f"{name}: expected {int(expected)}, got {g}")
+
+
+def params_close(got, expected, name: str = "gradients", rtol: float = 1e-10, atol: float = 1e-12) -> None:
+    """Check a list of (W, b) pairs against the expected list, pair by pair, with shapes named."""
+    if not _isinstance(got, (_list, _tuple)):
+        _fail(f"{name}: expected a list of (dW, db) pairs, got {_type_name(got)}")
+    if _len(got) != _len(expected):
+        _fail(f"{name}: expected {_len(expected)} layers of (dW, db), got {_len(got)}")
+    for k, (pair, (w_exp, b_exp)) in enumerate(zip(got, expected), start=1):
+        if not _isinstance(pair, (_list, _tuple)) or _len(pair) != 2:
+            _fail(f"{name}[{k - 1}]: expected a pair (dW{k}, db{k}), got {_type_name(pair)}")
+        close(pair[0], w_exp, f"{name}: dW{k}", rtol=rtol, atol=atol)
+        close(pair[1], b_exp, f"{name}: db{k}", rtol=rtol, atol=atol)
+
+
+def keys(got, expected_keys, name: str = "result") -> dict:
+    """Check that ``got`` is a dict with exactly the expected keys and return it."""
+    if not _isinstance(got, dict):
+        _fail(f"{name}: expected a dict, got {_type_name(got)}")
+    missing = sorted(set(expected_keys) - set(got))
+    extra = sorted(set(got) - set(expected_keys))
+    if missing or extra:
+        _fail(f"{name}: expected keys {sorted(expected_keys)}; missing {missing}, unexpected {extra}")
+    return got

@@ -1,0 +1,127 @@
+"""A small plotting layer: every figure gets a title, labelled axes and a legend in one call.
+
+All functions draw on a new figure unless an ``ax`` is given, and return the axes so that a
+notebook can add to them. Pass ``logx``/``logy`` for log scales.
+"""
+
+from __future__ import annotations
+
+from typing import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+
+
+def axes(title: str, xlabel: str, ylabel: str, *, logx: bool = False, logy: bool = False,
+         ax=None, figsize=(6.4, 4.0)):
+    """Return axes with the title, axis labels and scales set (a new figure when ``ax`` is None)."""
+    if not title or not xlabel or not ylabel:
+        raise ValueError("every plot needs a title and both axis labels")
+    if ax is None:
+        _, ax = plt.subplots(figsize=figsize)
+    ax.set_title(title)
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
+    if logx:
+        ax.set_xscale("log")
+    if logy:
+        ax.set_yscale("log")
+    ax.grid(True, which="major", alpha=0.3)
+    return ax
+
+
+def finish(ax, legend_title: str | None = None):
+    """Add the legend (when anything is labelled) and tighten the layout."""
+    handles, labels = ax.get_legend_handles_labels()
+    if labels:
+        ax.legend(title=legend_title, fontsize="small")
+    ax.figure.tight_layout()
+    return ax
+
+
+def training_curves(curves: Mapping[str, np.ndarray], *, title: str, xlabel: str = "epoch",
+                    ylabel: str = "training loss", logx: bool = True, logy: bool = True,
+                    legend_title: str | None = None, ax=None):
+    """Plot one loss curve per label against its 1-based step index."""
+    ax = axes(title, xlabel, ylabel, logx=logx, logy=logy, ax=ax)
+    for label, y in curves.items():
+        y = np.asarray(y, dtype=float)
+        ax.plot(np.arange(1, len(y) + 1), y, label=str(label))
+    return finish(ax, legend_title)
+
+
+def sweep(x, series: Mapping[str, np.ndarray], *, title: str, xlabel: str, ylabel: str,
+          logx: bool = False, logy: bool = False, errors: Mapping[str, np.ndarray] | None = None,
+          markers: str = "o-", vlines: Mapping[str, float] | None = None,
+          legend_title: str | None = None, ax=None):
+    """Plot several quantities against one swept parameter, with optional error bars and marked x values."""
+    ax = axes(title, xlabel, ylabel, logx=logx, logy=logy, ax=ax)
+    x = np.asarray(x, dtype=float)
+    for label, y in series.items():
+        err = None if errors is None else errors.get(label)
+        if err is None:
+            ax.plot(x, np.asarray(y, dtype=float), markers, label=str(label), markersize=3)
+        else:
+            ax.errorbar(x, y, yerr=err, fmt=markers, label=str(label), markersize=3, capsize=2)
+    for i, (label, x0) in enumerate((vlines or {}).items()):
+        ax.axvline(x0, color=f"C{len(series) + i}", linestyle="--", label=label)
+    return finish(ax, legend_title)
+
+
+def _bar(name: str) -> str:
+    """LaTeX for the adjoint of a node name such as ``v1`` (rendered as v̄ with subscript 1)."""
+    stem = name.rstrip("0123456789")
+    sub = name[len(stem):]
+    return f"$\\bar{{{stem}}}_{{{sub}}}$" if sub else f"$\\bar{{{stem}}}$"
+
+
+def plot_graph(graph, *, title: str, show_values: bool = True, adjoints: Mapping[str, float] | None = None,
+               ax=None):
+    """Draw a :class:`helpers.autodiff.Graph`: inputs on the left, the output on the right.
+
+    Each node shows its label, its forward value and, when ``adjoints`` is given, its adjoint.
+    """
+    depth = graph.depths()
+    columns: dict[int, list] = {}
+    for n in graph.nodes:
+        columns.setdefault(depth[n.name], []).append(n)
+    pos = {}
+    for d, nodes in columns.items():
+        for i, n in enumerate(nodes):
+            pos[n.name] = (2.2 * d, (len(nodes) - 1) / 2 - i)
+    if ax is None:
+        _, ax = plt.subplots(figsize=(2.2 * (max(columns) + 1) + 1.0, 1.4 * max(map(len, columns.values())) + 1.2))
+    for n in graph.nodes:
+        for parent in n.inputs:
+            (x0, y0), (x1, y1) = pos[parent.name], pos[n.name]
+            ax.plot([x0, x1], [y0, y1], color="0.6", lw=1, zorder=1)
+            ax.annotate("", xy=(x0 + 0.62 * (x1 - x0), y0 + 0.62 * (y1 - y0)),
+                        xytext=(x0 + 0.5 * (x1 - x0), y0 + 0.5 * (y1 - y0)),
+                        arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1), zorder=2)
+            ax.text(x0 + 0.5 * (x1 - x0), y0 + 0.5 * (y1 - y0) + 0.1, n.op, fontsize=7,
+                    color="0.3", ha="center")
+    kinds = {"input": "C0", "constant": "0.6", "intermediate": "C1", "output": "C3"}
+    last = graph.nodes[-1].name
+    for n in graph.nodes:
+        kind = "constant" if n.constant else "input" if n.op is None else "output" if n.name == last else "intermediate"
+        text = n.label
+        if show_values and not n.constant:
+            text += f"\n= {float(n.value):.6g}"
+        if adjoints is not None and n.name in adjoints:
+            text += f"\n{_bar(n.name)} = {float(adjoints[n.name]):.4g}"
+        ax.text(*pos[n.name], text, ha="center", va="center", fontsize=8,
+                bbox=dict(boxstyle="round,pad=0.4", fc="white", ec=kinds[kind], lw=1.5))
+    for kind, color in kinds.items():
+        ax.plot([], [], "s", color=color, label=kind, markerfacecolor="white", markeredgewidth=1.5)
+    xs = [p[0] for p in pos.values()]
+    ys = [p[1] for p in pos.values()]
+    ax.set_xlim(min(xs) - 1.0, max(xs) + 1.0)
+    ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
+    ax.set_xticks(sorted({p[0] for p in pos.values()}), [str(d) for d in sorted(columns)])
+    ax.set_yticks([])
+    ax.set_title(title)
+    ax.set_xlabel("depth in the graph (longest path from the inputs)")
+    ax.set_ylabel("nodes at that depth")
+    ax.legend(loc="lower right", fontsize="small", title="node kind")
+    ax.figure.tight_layout()
+    return ax

@@ -1,0 +1,46 @@
+"""The ``SUMMARY {json}`` line that closes every solution notebook with its headline figures."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import numpy as np
+
+DIGITS = 10  # significant digits kept, so the line does not depend on floating-point noise
+
+
+def _round(x):
+    """Round floats to DIGITS significant digits, recursively through lists and dicts."""
+    if isinstance(x, (bool, np.bool_)):
+        return bool(x)
+    if isinstance(x, (int, np.integer)):
+        return int(x)
+    if isinstance(x, (float, np.floating)):
+        x = float(x)
+        return x if x == 0 or not math.isfinite(x) else float(f"{x:.{DIGITS}g}")
+    if isinstance(x, np.ndarray):
+        return _round(x.tolist())
+    if isinstance(x, dict):
+        return {str(k): _round(v) for k, v in x.items()}
+    if isinstance(x, (list, tuple)):
+        return [_round(v) for v in x]
+    return x
+
+
+def summary_line(figures: dict) -> str:
+    """The one-line ``SUMMARY {json}`` text for a dict of headline figures."""
+    return "SUMMARY " + json.dumps(_round(figures), sort_keys=True)
+
+
+def print_summary(figures: dict) -> None:
+    """Print the ``SUMMARY`` line."""
+    print(summary_line(figures))
+
+
+def parse_summary(text: str) -> dict:
+    """Read the figures back from output text holding a ``SUMMARY`` line."""
+    for line in text.splitlines():
+        if line.startswith("SUMMARY "):
+            return json.loads(line[len("SUMMARY "):])
+    raise ValueError("no SUMMARY line found")
