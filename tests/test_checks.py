@@ -1,0 +1,82 @@
+"""helpers.checks: right answers pass, wrong ones fail with a message naming what is wrong."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import checks
+
+
+def fails(fn, *args, match, **kwargs):
+    """Assert that a check raises CheckFailed with a message matching ``match``."""
+    with pytest.raises(checks.CheckFailed, match=match):
+        fn(*args, **kwargs)
+
+
+def test_scalar_accepts_real_numbers():
+    assert checks.scalar(1.5) == 1.5
+    assert checks.scalar(np.float64(2.0)) == 2.0
+    assert checks.scalar(3) == 3.0
+    assert checks.scalar(np.array(4.0)) == 4.0
+
+
+@pytest.mark.parametrize("bad,match", [("1.0", "expected a real number.*str"), (None, "NoneType"),
+                                       (True, "bool"), (float("nan"), "finite"), (np.inf, "finite"),
+                                       (torch.tensor(1.0), "torch.Tensor"), ([1.0], "list")])
+def test_scalar_rejects_other_things(bad, match):
+    fails(checks.scalar, bad, "z", match=match)
+
+
+def test_integer():
+    assert checks.integer(np.int64(7)) == 7
+    fails(checks.integer, 7.0, "n", match="expected an integer, got float")
+    fails(checks.integer, True, "n", match="bool")
+
+
+def test_array_checks_type_shape_dtype_and_nan():
+    a = np.zeros((2, 3))
+    assert checks.array(a, shape=(2, 3)) is a
+    fails(checks.array, [[0.0]], "W", match="numpy.ndarray, got list.*np.asarray")
+    fails(checks.array, torch.zeros(2), "W", match="torch.Tensor")
+    fails(checks.array, a, "W", shape=(3, 2), match=r"expected shape \(3, 2\), got shape \(2, 3\)")
+    fails(checks.array, np.zeros(3, dtype=int), "W", match="floating-point.*int64")
+    fails(checks.array, np.array([1.0, np.nan]), "W", match="NaN")
+    fails(checks.array, np.array([1.0, np.inf]), "W", match="infinite")
+
+
+def test_close_scalars_shows_expected_and_got():
+    checks.close(1.0 + 1e-12, 1.0, rtol=1e-9)
+    fails(checks.close, 1.1, 1.0, "z", match=r"z: expected 1, got 1.1 \(relative error 0.1")
+
+
+def test_close_arrays_small_and_large():
+    checks.close(np.ones(3), np.ones(3))
+    fails(checks.close, np.array([1.0, 2.0]), np.array([1.0, 3.0]), "y", match=r"expected \[1\. 3\.\]")
+    big = np.zeros((20, 20))
+    wrong = big.copy()
+    wrong[4, 7] = 1.0
+    fails(checks.close, wrong, big, "G", match=r"1 of 400 entries.*index \(4, 7\)")
+    fails(checks.close, np.ones(3), np.ones(4), "y", match="expected shape")
+
+
+def test_params_close_names_the_layer():
+    ref = [(np.ones((2, 3)), np.ones(2)), (np.ones((1, 2)), np.ones(1))]
+    checks.params_close([(w.copy(), b.copy()) for w, b in ref], ref)
+    bad = [(ref[0][0], ref[0][1]), (ref[1][0] * 2, ref[1][1])]
+    fails(checks.params_close, bad, ref, match="dW2")
+    fails(checks.params_close, ref[:1], ref, match="expected 2 layers")
+    fails(checks.params_close, "x", ref, match="list of")
+
+
+def test_equal_and_keys():
+    checks.equal(np.int64(5), 5)
+    fails(checks.equal, 4, 5, "n", match="expected 5, got 4")
+    checks.keys({"a": 1}, ["a"])
+    fails(checks.keys, {"a": 1, "c": 2}, ["a", "b"], match=r"missing \['b'\], unexpected \['c'\]")
+
+
+def test_checks_do_not_use_rebindable_numpy_functions(monkeypatch):
+    monkeypatch.setattr(np, "abs", lambda x: 0 * x)
+    monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
+    monkeypatch.setattr(np, "isclose", lambda *a, **k: True)
+    fails(checks.close, np.array([1.0]), np.array([2.0]), match="differ")

@@ -1,0 +1,105 @@
+"""release/, notebooks/ and the example submissions are exactly what their make targets produce from source/."""
+
+from __future__ import annotations
+
+import re
+
+import pytest
+
+from autograde import assignments, notebook_names
+from autograde.examples import EXAMPLES, example_notebook
+from autograde.nbtools import SOLUTION_REGION, is_solution, read
+from autograde.release import generate_assignment
+from conftest import NOTEBOOKS, ROOT
+
+HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
+
+
+def _cells(nb):
+    """What must agree between a notebook and its regeneration: type, source and metadata of every cell."""
+    return [(c.cell_type, c.source, c.get("metadata", {})) for c in nb.cells]
+
+
+def _text(nb) -> str:
+    """All cell sources of a notebook, joined."""
+    return "\n".join(c.source for c in nb.cells)
+
+
+def _private_lines(source_nb) -> set[str]:
+    """Lines of solutions, model answers and hidden tests that occur nowhere else in the source notebook."""
+    private, public = set(), []
+    for cell in source_nb.cells:
+        regions = SOLUTION_REGION.findall(cell.source)
+        chunks = [r[1] for r in regions] + HIDDEN_REGION.findall(cell.source)
+        if is_solution(cell) and not regions:  # a whole-cell answer, e.g. a written model answer
+            chunks.append(cell.source)
+        private.update(ln.strip() for chunk in chunks for ln in chunk.splitlines())
+        public.append(HIDDEN_REGION.sub("", SOLUTION_REGION.sub("", cell.source)) if not
+                      (is_solution(cell) and not regions) else "")
+    public_lines = {ln.strip() for text in public for ln in text.splitlines()}
+    return {ln for ln in private - public_lines if len(ln) >= 12 and not ln.startswith("#")}
+
+
+def test_every_assignment_is_released():
+    assert sorted(p.name for p in (ROOT / "release").iterdir()) == assignments(ROOT)
+    for a in assignments(ROOT):
+        assert sorted(p.stem for p in (ROOT / "release" / a).glob("*.ipynb")) == notebook_names(a, ROOT)
+
+
+def test_release_matches_regeneration(scratch_course):
+    for a in assignments(ROOT):
+        generate_assignment(a, scratch_course)
+    for a, n in NOTEBOOKS:
+        fresh = read(scratch_course / "release" / a / f"{n}.ipynb")
+        stored = read(ROOT / "release" / a / f"{n}.ipynb")
+        assert _cells(stored) == _cells(fresh), f"release/{a}/{n}.ipynb is stale: run `make release`"
+        assert stored.metadata == fresh.metadata
+
+
+@pytest.mark.parametrize("assignment,name", NOTEBOOKS)
+def test_release_leaks_no_solution_or_hidden_test(assignment, name):
+    released = _text(read(ROOT / "release" / assignment / f"{name}.ipynb"))
+    for marker in ("BEGIN SOLUTION", "END SOLUTION", "BEGIN HIDDEN TESTS", "END HIDDEN TESTS"):
+        assert marker not in released
+    private = _private_lines(read(ROOT / "source" / assignment / f"{name}.ipynb"))
+    assert len(private) >= 10  # the check has something to look for
+    leaked = sorted(ln for ln in private if ln in released)
+    assert not leaked, f"solution or hidden-test lines in the release: {leaked[:5]}"
+
+
+@pytest.mark.parametrize("assignment,name", NOTEBOOKS)
+def test_source_notebooks_store_no_outputs(assignment, name):
+    nb = read(ROOT / "source" / assignment / f"{name}.ipynb")
+    dirty = [i for i, c in enumerate(nb.cells) if c.cell_type == "code" and (c.outputs or c.execution_count)]
+    assert not dirty, f"cells {dirty} of source/{assignment}/{name}.ipynb hold outputs: clear them"
+
+
+@pytest.mark.parametrize("assignment,name", NOTEBOOKS)
+def test_executed_notebooks_match_source(assignment, name):
+    path = ROOT / "notebooks" / assignment / f"{name}.ipynb"
+    assert path.exists(), f"{path} is missing: run `make notebooks`"
+    executed, source = read(path), read(ROOT / "source" / assignment / f"{name}.ipynb")
+    assert [(c.cell_type, c.source) for c in executed.cells] == [(c.cell_type, c.source) for c in source.cells], \
+        f"notebooks/{assignment}/{name}.ipynb is stale: run `make notebooks`"
+    errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
+    assert not errors
+    assert all(c.execution_count for c in executed.cells if c.cell_type == "code")
+
+
+@pytest.mark.parametrize("assignment,name", NOTEBOOKS)
+def test_solution_ends_with_summary_line(assignment, name):
+    from helpers.summary import parse_summary
+
+    last = read(ROOT / "notebooks" / assignment / f"{name}.ipynb").cells[-1]
+    text = "".join(o.get("text", "") for o in last.outputs if o.output_type == "stream")
+    assert parse_summary(text)
+
+
+@pytest.mark.parametrize("assignment,name", NOTEBOOKS)
+def test_example_submissions_match_regeneration(assignment, name):
+    source = read(ROOT / "source" / assignment / f"{name}.ipynb")
+    release = read(ROOT / "release" / assignment / f"{name}.ipynb")
+    for kind in EXAMPLES:
+        stored = read(ROOT / "autograde" / "submitted" / kind / assignment / f"{name}.ipynb")
+        assert _cells(stored) == _cells(example_notebook(kind, release, source)), \
+            f"autograde/submitted/{kind} is stale: run `make examples`"

@@ -1,0 +1,62 @@
+"""The autograder is itself tested: full marks for the reference, zero for the stub, and every
+known-wrong implementation loses the points of the tests it should fail.
+
+Notebooks run in this process (see :mod:`autograde.inprocess`); one run per assignment also goes
+through real ``nbgrader autograde`` in ``test_makefile.py``.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+
+from autograde.inprocess import run_cells
+from autograde.nbtools import autograded_points, cell_by_id, read, replace_in_solution, stubbed, with_solutions
+from conftest import NOTEBOOKS, ROOT
+from wrong import catalogue
+
+CASES = [(a, n, w) for a, n in NOTEBOOKS for w in catalogue(a)]
+
+
+def _source(assignment, name):
+    """The instructor version of a notebook."""
+    return read(ROOT / "source" / assignment / f"{name}.ipynb")
+
+
+@pytest.mark.parametrize("assignment,name", NOTEBOOKS)
+def test_reference_gets_full_marks(assignment, name):
+    nb = _source(assignment, name)
+    earned = run_cells(nb, cwd=ROOT / "source" / assignment)
+    assert earned == autograded_points(nb)
+    assert sum(earned.values()) > 0
+
+
+@pytest.mark.parametrize("assignment,name", NOTEBOOKS)
+def test_student_stub_gets_zero(assignment, name):
+    nb = stubbed(_source(assignment, name))
+    earned = run_cells(nb, cwd=ROOT / "source" / assignment)
+    assert set(earned) == set(autograded_points(nb))
+    assert sum(earned.values()) == 0, {k: v for k, v in earned.items() if v}
+
+
+@pytest.mark.parametrize("assignment,name,wrong", CASES, ids=[f"{a}-{w}" for a, _, w in CASES])
+def test_wrong_implementation_loses_points(assignment, name, wrong):
+    source = _source(assignment, name)
+    code = replace_in_solution(source, wrong.cell, wrong.old, wrong.new)
+    nb = with_solutions(source, source, replace={wrong.cell: code})
+    earned = run_cells(nb, cwd=ROOT / "source" / assignment)
+    points = autograded_points(source)
+    kept = {t: earned[t] for t in wrong.loses if earned[t] != 0}
+    assert not kept, f"{wrong} should fail {wrong.loses} but earned {kept}"
+    assert sum(earned.values()) < sum(points.values())
+
+
+@pytest.mark.parametrize("assignment,name", NOTEBOOKS)
+def test_every_autograded_cell_has_three_wrong_implementations(assignment, name):
+    source = _source(assignment, name)
+    losses = Counter(t for w in catalogue(assignment) for t in w.loses)
+    short = {t: losses[t] for t in autograded_points(source) if losses[t] < 3}
+    assert not short, f"autograded cells with fewer than 3 known-wrong implementations: {short}"
+    for w in catalogue(assignment):
+        cell_by_id(source, w.cell)  # every catalogue entry names a real solution cell

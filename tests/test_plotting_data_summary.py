@@ -1,0 +1,72 @@
+"""helpers.plotting, helpers.data and helpers.summary."""
+
+import json
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+
+from helpers import data, plotting, summary
+from helpers.autodiff import z_graph
+
+
+def _labelled(ax):
+    """Title, axis labels and legend texts of an axes."""
+    legend = ax.get_legend()
+    return ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), [t.get_text() for t in legend.get_texts()] if legend else []
+
+
+def test_axes_requires_title_and_labels():
+    with pytest.raises(ValueError, match="title"):
+        plotting.axes("", "x", "y")
+    ax = plotting.axes("T", "x", "y", logx=True, logy=True)
+    assert (ax.get_xscale(), ax.get_yscale()) == ("log", "log")
+    plt.close("all")
+
+
+def test_training_curves_are_titled_labelled_and_legended():
+    ax = plotting.training_curves({"M=10": [1.0, 0.1, 0.01], "M=50": [1.0, 0.01, 1e-4]}, title="Loss")
+    assert _labelled(ax) == ("Loss", "epoch", "training loss", ["M=10", "M=50"])
+    assert ax.get_xscale() == "log" and ax.get_yscale() == "log"
+    np.testing.assert_array_equal(ax.get_lines()[0].get_xdata(), [1, 2, 3])
+    plt.close("all")
+
+
+def test_sweep_with_error_bars_and_marked_values():
+    ax = plotting.sweep([1, 2, 3], {"train": [3, 2, 1], "test": [2, 3, 2]}, errors={"test": [0.1, 0.2, 0.1]},
+                        title="Sweep", xlabel="M", ylabel="MSE", vlines={"threshold": 2.0})
+    title, xl, yl, legend = _labelled(ax)
+    assert (title, xl, yl) == ("Sweep", "M", "MSE")
+    assert legend == ["train", "threshold", "test"] or sorted(legend) == ["test", "threshold", "train"]
+    plt.close("all")
+
+
+def test_plot_graph_shows_every_node_with_values_and_adjoints():
+    g, z = z_graph(2.0, 3.0)
+    ax = plotting.plot_graph(g, title="Graph", adjoints={"a": -0.0575, "v1": -0.0144})
+    texts = " ".join(t.get_text() for t in ax.texts)
+    for label in ("$v_1 = a^2$", "$z = v_5 / v_4$", "= 54.5982", r"$\bar{v}_{1}$ = -0.0144", r"$\bar{a}$"):
+        assert label in texts
+    assert ax.get_title() == "Graph" and ax.get_legend() is not None
+    plt.close("all")
+
+
+def test_data_generators_are_seeded():
+    a1, b1 = data.points_ab(50, seed=3)
+    a2, b2 = data.points_ab(50, seed=3)
+    np.testing.assert_array_equal(a1, a2)
+    assert (b1 > 0).all() and not np.array_equal(a1, data.points_ab(50, seed=4)[0])
+    X, Y = data.regression_batch(7, 3, 2, seed=0)
+    assert X.shape == (7, 3) and Y.shape == (7, 2) and X.dtype == np.float64
+
+
+def test_summary_line_rounds_and_parses(capsys):
+    summary.print_summary({"z": 0.017006869207623284, "n": np.int64(10800), "m": {2: np.float64(1 / 3)},
+                           "xs": np.array([1.0, 2.0])})
+    out = capsys.readouterr().out
+    assert out.startswith("SUMMARY ") and out.count("\n") == 1
+    figures = summary.parse_summary(out)
+    assert figures == {"m": {"2": 0.3333333333}, "n": 10800, "xs": [1.0, 2.0], "z": 0.01700686921}
+    assert json.loads(out[len("SUMMARY "):]) == figures
+    with pytest.raises(ValueError):
+        summary.parse_summary("no line here")
