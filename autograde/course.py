@@ -28,6 +28,11 @@ def load_config(root: Path, **overrides):
 def api(root: Path, **overrides):
     """An ``NbGraderAPI`` for the course at ``root`` (overrides as in :func:`load_config`)."""
     _venv_on_path()
+    import warnings
+
+    from sqlalchemy.exc import SAWarning
+
+    warnings.filterwarnings("ignore", category=SAWarning)  # nbgrader's own session bookkeeping, harmless
     from nbgrader.apps import NbGraderAPI
     from nbgrader.coursedir import CourseDirectory
 
