@@ -25,6 +25,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = 60
 c.Execute.kernel_name = "python3"
 c.Execute.interrupt_on_timeout = True
+c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]  # kernel start-up chatter off; cell errors still show
 
 # A grade cell deleted by the student is put back from the gradebook.
 c.OverwriteCells.add_missing_cells = True

@@ -18,6 +18,7 @@ def execute(src: Path, dest: Path | None = None) -> tuple[nbformat.NotebookNode,
     """Run a notebook top to bottom in its own folder; write it to ``dest`` if given; return it and the seconds taken."""
     nb = nbformat.read(str(src), as_version=4)
     client = NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3", record_timing=False,
+                            extra_arguments=["--IPKernelApp.log_level=ERROR"],
                             resources={"metadata": {"path": str(src.parent)}})
     start = time.perf_counter()
     client.execute()
