@@ -52,11 +52,13 @@ def _type_name(x) -> str:
     return t.__name__ if module == "builtins" else f"{module}.{t.__name__}"
 
 
+_INT_TYPES = frozenset({int, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64})
+_REAL_TYPES = _INT_TYPES | {float, np.float16, np.float32, np.float64}
+
+
 def _is_real_number(x) -> bool:
-    """True for Python or numpy real numbers, excluding booleans."""
-    if _isinstance(x, (bool, _bool)):
-        return False
-    return _type(x) in (_float, _int) or _isinstance(x, (_floating, _integer))
+    """True for Python or numpy real numbers of exactly these types (no bool, no subclass that could lie)."""
+    return _type(x) in _REAL_TYPES
 
 
 def _fmt(x) -> str:
@@ -70,7 +72,7 @@ def _fmt(x) -> str:
 
 def scalar(x, name: str = "value") -> float:
     """Check that ``x`` is one finite real number and return it as a Python float."""
-    if _isinstance(x, _ndarray) and x.shape == () and x.dtype.kind in "fiu":
+    if _type(x) is _ndarray and x.shape == () and x.dtype.kind in "fiu":
         x = x[()]
     if not _is_real_number(x):
         _fail(f"{name}: expected a real number (float), got {_type_name(x)}: {x!r:.80}")
@@ -82,7 +84,7 @@ def scalar(x, name: str = "value") -> float:
 
 def integer(x, name: str = "value") -> int:
     """Check that ``x`` is an integer (Python or numpy, not bool) and return it as an int."""
-    if _isinstance(x, (bool, _bool)) or not (_type(x) is _int or _isinstance(x, _integer)):
+    if _type(x) not in _INT_TYPES:
         _fail(f"{name}: expected an integer, got {_type_name(x)}: {x!r:.80}")
     return _int(x)
 

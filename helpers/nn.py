@@ -98,43 +98,38 @@ def _fresh(params) -> list[tuple]:
     return [(W.copy(), b.copy()) for W, b in params]
 
 
-def _case(I, K, L, O, act, batch):
-    """A readable description of one test case."""
-    return f"I={I}, K={K}, L={L}, O={O}, psi={act}" + ("" if batch is None else f", B={batch}")
+def _cases(shapes, activations, seed: int, batch: int | None):
+    """Test cases ``(description, psi, params, x, y)``: one per shape (I, K, L, O) and activation."""
+    from .data import regression_batch
+
+    for i, (I, K, L, O) in enumerate(shapes):
+        for act in activations:
+            params = init_mlp(I, K, L, O, seed=seed + i)
+            X, Y = regression_batch(batch or 1, I, O, seed=seed + 1000 + i)
+            x, y = (X, Y) if batch else (X[0], Y[0])
+            where = f"I={I}, K={K}, L={L}, O={O}, psi={act}" + ("" if batch is None else f", B={batch}")
+            yield where, ACTIVATIONS[act], params, x, y
 
 
 def check_forward(fn, shapes, activations=("tanh",), seed: int = 0, batch: int | None = None) -> None:
     """Compare ``fn(x, params, psi)`` (a batch X when ``batch`` is set) with torch for each shape (I, K, L, O)."""
     from . import checks
-    from .data import regression_batch
 
-    for i, (I, K, L, O) in enumerate(shapes):
-        for act in activations:
-            psi = ACTIVATIONS[act]
-            params = init_mlp(I, K, L, O, seed=seed + i)
-            X, _ = regression_batch(batch or 1, I, O, seed=seed + 1000 + i)
-            x = X if batch else X[0]
-            name = f"{getattr(fn, '__name__', 'forward')}({_case(I, K, L, O, act, batch)})"
-            checks.close(fn(x.copy(), _fresh(params), psi), torch_forward(x, params, psi), name,
-                         rtol=1e-10, atol=1e-12)
+    for where, psi, params, x, _ in _cases(shapes, activations, seed, batch):
+        name = f"{getattr(fn, '__name__', 'forward')}({where})"
+        checks.close(fn(x.copy(), _fresh(params), psi), torch_forward(x, params, psi), name, rtol=1e-10, atol=1e-12)
 
 
 def check_backward(fn, shapes, activations=("tanh",), seed: int = 0, batch: int | None = None) -> None:
     """Compare ``fn(x, y, params, psi) -> (loss, grads)`` with torch.autograd for each shape (I, K, L, O)."""
     from . import checks
-    from .data import regression_batch
 
-    for i, (I, K, L, O) in enumerate(shapes):
-        for act in activations:
-            psi = ACTIVATIONS[act]
-            params = init_mlp(I, K, L, O, seed=seed + i)
-            X, Y = regression_batch(batch or 1, I, O, seed=seed + 1000 + i)
-            x, y = (X, Y) if batch else (X[0], Y[0])
-            name = f"{getattr(fn, '__name__', 'backward')}({_case(I, K, L, O, act, batch)})"
-            result = fn(x.copy(), y.copy(), _fresh(params), psi)
-            if not isinstance(result, (tuple, list)) or len(result) != 2:
-                raise checks.CheckFailed(f"{name}: must return a pair (loss, grads), got {type(result).__name__}")
-            loss, grads = result
-            exp_loss, exp_grads = torch_loss_and_grads(x, y, params, psi)
-            checks.close(loss, exp_loss, f"{name}: loss", rtol=1e-10)
-            checks.params_close(grads, exp_grads, f"{name}: gradients", rtol=1e-10, atol=1e-12)
+    for where, psi, params, x, y in _cases(shapes, activations, seed, batch):
+        name = f"{getattr(fn, '__name__', 'backward')}({where})"
+        result = fn(x.copy(), y.copy(), _fresh(params), psi)
+        if not isinstance(result, (tuple, list)) or len(result) != 2:
+            raise checks.CheckFailed(f"{name}: must return a pair (loss, grads), got {type(result).__name__}")
+        loss, grads = result
+        exp_loss, exp_grads = torch_loss_and_grads(x, y, params, psi)
+        checks.close(loss, exp_loss, f"{name}: loss", rtol=1e-10)
+        checks.params_close(grads, exp_grads, f"{name}: gradients", rtol=1e-10, atol=1e-12)

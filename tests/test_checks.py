@@ -80,3 +80,21 @@ def test_checks_do_not_use_rebindable_numpy_functions(monkeypatch):
     monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
     monkeypatch.setattr(np, "isclose", lambda *a, **k: True)
     fails(checks.close, np.array([1.0]), np.array([2.0]), match="differ")
+
+
+def test_subclasses_that_could_lie_are_rejected():
+    class Liar(float):
+        def __float__(self):
+            return 0.017006869207623284
+
+        def __sub__(self, other):
+            return 0.0
+
+    class LyingArray(np.ndarray):
+        def __sub__(self, other):
+            return np.zeros(self.shape)
+
+    fails(checks.scalar, Liar(1.0), "z", match="expected a real number")
+    fails(checks.close, Liar(1.0), 0.017006869207623284, "z", match="expected a real number")
+    fails(checks.close, np.ones(2).view(LyingArray), np.zeros(2), "y", match="numpy.ndarray")
+    fails(checks.integer, type("I", (int,), {})(3), "n", match="expected an integer")
