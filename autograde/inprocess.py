@@ -12,11 +12,11 @@ import io
 import os
 from pathlib import Path
 
-from .nbtools import autograded_points, grade_id, is_autograded_test
+from .nbtools import autograded_points, grade_id, is_autograded_test, is_experiment
 
 
-def run_cells(nb, cwd: Path | None = None, skip: set[str] = frozenset()) -> dict[str, float]:
-    """Execute the code cells of ``nb``; return the points earned by each autograded test cell."""
+def run_cells(nb, cwd: Path | None = None, experiments: bool = False) -> dict[str, float]:
+    """Execute the code cells of ``nb`` (cells tagged ``experiment`` only when asked); return each test cell's points."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -30,7 +30,7 @@ def run_cells(nb, cwd: Path | None = None, skip: set[str] = frozenset()) -> dict
         if cwd is not None:
             os.chdir(cwd)
         for cell in nb.cells:
-            if cell.cell_type != "code" or grade_id(cell) in skip:
+            if cell.cell_type != "code" or (is_experiment(cell) and not experiments):
                 continue
             try:
                 with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()):

@@ -34,6 +34,11 @@ def is_autograded_test(cell) -> bool:
     return cell.cell_type == "code" and bool(m.get("grade")) and not m.get("solution")
 
 
+def is_experiment(cell) -> bool:
+    """True for a cell tagged ``experiment``: it earns no points and no test depends on it."""
+    return "experiment" in cell.get("metadata", {}).get("tags", [])
+
+
 def grade_id(cell) -> str | None:
     """The nbgrader grade id of a cell, if any."""
     return nbgrader_meta(cell).get("grade_id")

@@ -15,21 +15,27 @@ from dataclasses import dataclass
 from typing import Callable
 
 import numpy as np
-import torch
 
 
 @dataclass(frozen=True)
 class Activation:
-    """An elementwise activation ψ with its derivative ψ' and its torch counterpart."""
+    """An elementwise activation ψ with its derivative ψ' and the name of its torch counterpart."""
 
     name: str
     f: Callable[[np.ndarray], np.ndarray]
     df: Callable[[np.ndarray], np.ndarray]
-    torch_f: Callable[[torch.Tensor], torch.Tensor]
+    torch_name: str
 
     def __call__(self, a):
         """Apply ψ elementwise."""
         return self.f(a)
+
+    @property
+    def torch_f(self):
+        """The same activation on torch tensors (torch is imported only when needed)."""
+        import torch.nn.functional as F
+
+        return getattr(F, self.torch_name)
 
 
 def _sigmoid(a):
@@ -37,11 +43,10 @@ def _sigmoid(a):
     return 0.5 * (1.0 + np.tanh(0.5 * a))
 
 
-TANH = Activation("tanh", np.tanh, lambda a: 1.0 - np.tanh(a) ** 2, torch.tanh)
-SIGMOID = Activation("sigmoid", _sigmoid, lambda a: _sigmoid(a) * (1.0 - _sigmoid(a)), torch.sigmoid)
-RELU = Activation("relu", lambda a: np.maximum(a, 0.0), lambda a: (a > 0).astype(float), torch.relu)
-SOFTPLUS = Activation("softplus", lambda a: np.logaddexp(0.0, a), _sigmoid,
-                      torch.nn.functional.softplus)
+TANH = Activation("tanh", np.tanh, lambda a: 1.0 - np.tanh(a) ** 2, "tanh")
+SIGMOID = Activation("sigmoid", _sigmoid, lambda a: _sigmoid(a) * (1.0 - _sigmoid(a)), "sigmoid")
+RELU = Activation("relu", lambda a: np.maximum(a, 0.0), lambda a: (a > 0).astype(float), "relu")
+SOFTPLUS = Activation("softplus", lambda a: np.logaddexp(0.0, a), _sigmoid, "softplus")
 ACTIVATIONS = {act.name: act for act in (TANH, SIGMOID, RELU, SOFTPLUS)}
 
 
@@ -70,6 +75,8 @@ def torch_loss_and_grads(x, y, params, psi: Activation):
     Returns ``(loss, [(dW1, db1), ...])`` as a Python float and numpy arrays, for checking a
     hand-written backward pass.
     """
+    import torch
+
     xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
     yt = torch.as_tensor(np.asarray(y, dtype=np.float64))
     tensors = [(torch.tensor(W, dtype=torch.float64, requires_grad=True),
@@ -86,6 +93,8 @@ def torch_loss_and_grads(x, y, params, psi: Activation):
 
 def torch_forward(x, params, psi: Activation) -> np.ndarray:
     """The network's output computed by torch in float64, for one example or a batch."""
+    import torch
+
     h = torch.as_tensor(np.asarray(x, dtype=np.float64))
     for k, (W, b) in enumerate(params):
         a = h @ torch.as_tensor(W).T + torch.as_tensor(b)

@@ -103,3 +103,12 @@ def test_example_submissions_match_regeneration(assignment, name):
         stored = read(ROOT / "autograde" / "submitted" / kind / assignment / f"{name}.ipynb")
         assert _cells(stored) == _cells(example_notebook(kind, release, source)), \
             f"autograde/submitted/{kind} is stale: run `make examples`"
+
+
+@pytest.mark.parametrize("assignment,name", NOTEBOOKS)
+def test_experiment_cells_carry_no_points(assignment, name):
+    from autograde.nbtools import is_experiment, nbgrader_meta
+
+    nb = read(ROOT / "source" / assignment / f"{name}.ipynb")
+    experiments = [c for c in nb.cells if is_experiment(c)]
+    assert all(not nbgrader_meta(c).get("grade") and not is_solution(c) for c in experiments)
