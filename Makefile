@@ -4,11 +4,12 @@
 PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
+JOBS   ?= 1
 
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := all
-.PHONY: all venv release notebooks examples autograde feedback lab test bench clean help
+.PHONY: all venv release notebooks examples autograde feedback validate lab test bench clean help
 
 all: venv release autograde  ## set up, regenerate release/, autograde the example submissions, print the grades
 
@@ -28,11 +29,14 @@ notebooks: venv  ## execute every source notebook into notebooks/ (the nbval bas
 examples: venv  ## regenerate the example submissions under autograde/submitted/
 	$(PY) -m autograde.examples
 
-autograde: venv  ## autograde autograde/submitted/*/* and write autograde/grades.csv
-	$(PY) -m autograde.grade
+autograde: venv  ## autograde autograde/submitted/*/* and write autograde/grades.csv (JOBS=2: two at a time)
+	$(PY) -m autograde.grade --jobs $(JOBS)
 
 feedback: venv  ## write feedback HTML for the autograded submissions
 	$(PY) -m autograde.grade --feedback
+
+validate: venv  ## validate notebooks as the Validate button does, failing on any failed test: make validate NB=path.ipynb
+	$(PY) -m autograde.validate $(NB)
 
 lab: venv  ## start JupyterLab on the course
 	$(VENV)/bin/jupyter lab --notebook-dir=.

@@ -1,10 +1,12 @@
 """nbgrader configuration of the course; paths are relative to the folder holding this file."""
 
 import os
+import sys
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
+sys.path.insert(0, ROOT)  # the course's own nbgrader extensions live in autograde/
 
 c.CourseDirectory.course_id = "dl-training-theory"
 c.CourseDirectory.root = ROOT
@@ -13,7 +15,8 @@ c.CourseDirectory.release_directory = "release"
 c.CourseDirectory.submitted_directory = os.path.join("autograde", "submitted")
 c.CourseDirectory.autograded_directory = os.path.join("autograde", "autograded")
 c.CourseDirectory.feedback_directory = os.path.join("autograde", "feedback")
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "autograde", "gradebook.db")
+# timeout: parallel graders (JOBS=2) wait for each other's short writes instead of failing.
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "autograde", "gradebook.db") + "?timeout=60"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
 
 # What replaces a solution in the student version.
@@ -22,7 +25,7 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 
 # Executing submissions: one kernel, the course's python3, whatever the notebook says;
 # a cell that runs longer than this many seconds is interrupted and counts as failed.
-c.Execute.timeout = 60
+c.Execute.timeout = int(os.environ.get("AUTOGRADE_CELL_TIMEOUT", "60"))
 c.Execute.kernel_name = "python3"
 c.Execute.interrupt_on_timeout = True
 c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]  # kernel start-up chatter off; cell errors still show
@@ -33,3 +36,25 @@ c.OverwriteCells.add_missing_cells = True
 # Outputs kept in the autograded copy are capped so one chatty cell cannot bloat feedback.
 c.LimitOutput.max_lines = 500
 c.LimitOutput.max_traceback = 100
+
+# Hardened grading (autograde/hardening.py, autograde/sandbox.py): a sandboxed, memory-limited
+# kernel without the variables that reveal grading, integrity probes around every test cell,
+# a time limit for the whole notebook, an output cap, recovery from a dead kernel, copied grade
+# cells neutralised, flags recorded for grades.csv, and feedback without hidden tests.
+from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
+from nbgrader.preprocessors import (  # noqa: E402
+    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
+    OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+
+from autograde.hardening import DeduplicateGradeCells, HardenedExecute, HideHiddenTests, RecordFlags  # noqa: E402
+
+c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, DeduplicateGradeCells, OverwriteKernelspec,
+                                      OverwriteCells, CheckCellMetadata]
+c.Autograde.autograde_preprocessors = [HardenedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata, RecordFlags]
+c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
+c.HardenedExecute.notebook_timeout = 600     # seconds for a whole notebook
+c.HardenedExecute.max_output_bytes = 1_000_000
+c.HardenedExecute.memory_limit_mb = 4096
+c.HardenedExecute.sandbox = os.environ.get("AUTOGRADE_SANDBOX", "bwrap")  # 'none' only where bwrap cannot run

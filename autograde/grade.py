@@ -1,9 +1,12 @@
 """Autograde every submission under ``autograde/submitted/`` and write ``autograde/grades.csv``: ``make autograde``.
 
-Each submission is checked first (every notebook present, non-empty, valid JSON, a valid
-notebook), then graded by ``nbgrader autograde`` in its own process, so one bad submission
-cannot stop the others. A submission that cannot be graded is reported with the student and
-the reason, and whatever the gradebook already holds for it is left untouched.
+Each submission is checked first (every notebook present, non-empty, valid JSON, a valid notebook)
+and copied to a working copy under ``autograde/.work/submitted/`` holding only the student's files
+(a notebook submitted under another name is graded under its release name there, and flagged).
+nbgrader then grades the working copy with the course's hardened preprocessors (see
+``nbgrader_config.py``), each submission in a worker process: ``JOBS=2`` grades two at a time.
+A submission that cannot be graded is reported with the student and the reason, and whatever
+the gradebook already holds for it is kept.
 """
 
 from __future__ import annotations
@@ -11,8 +14,11 @@ from __future__ import annotations
 import argparse
 import csv
 import json
+import os
+import shutil
 import sys
 import time
+from concurrent.futures import ProcessPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -22,7 +28,8 @@ from . import assignments, course_root, notebook_names
 from .course import api
 from .release import generate_assignment
 
-COLUMNS = ["student_id", "assignment", "score", "max_score", "needs_manual_grade", "status", "message"]
+COLUMNS = ["student_id", "assignment", "score", "max_score", "needs_manual_grade", "status", "flags", "message"]
+WORK = Path("autograde") / ".work"
 
 
 @dataclass
@@ -33,6 +40,7 @@ class Outcome:
     assignment: str
     status: str = "graded"  # graded | error
     messages: list[str] = field(default_factory=list)
+    flags: list[str] = field(default_factory=list)
     seconds: float = 0.0
 
 
@@ -54,49 +62,76 @@ def check_notebook(path: Path) -> str | None:
     return None
 
 
-def precheck(folder: Path, expected: list[str]) -> tuple[list[str], list[str]]:
-    """Problems of a submission folder: (fatal ones that prevent grading, notes that do not)."""
-    fatal, notes = [], []
-    present = {p.stem for p in folder.glob("*.ipynb")}
+def stage(folder: Path, work: Path, expected: list[str]) -> tuple[list[str], list[str], list[str]]:
+    """Copy a submission to its working copy; return (fatal problems, notes, flags)."""
+    fatal, notes, flags = [], [], []
+    shutil.rmtree(work, ignore_errors=True)
+    shutil.copytree(folder, work, ignore=shutil.ignore_patterns(".ipynb_checkpoints", "__pycache__"))
+    present = {p.stem for p in work.glob("*.ipynb")}
     missing = [n for n in expected if n not in present]
     extra = sorted(present - set(expected))
+    if len(missing) == 1 and len(extra) == 1:  # renamed: grade it under its release name
+        (work / f"{extra[0]}.ipynb").rename(work / f"{missing[0]}.ipynb")
+        flags.append(f"renamed: {extra[0]}.ipynb graded as {missing[0]}.ipynb")
+        present, missing, extra = set(expected), [], []
     for name in missing:
         hint = f"; found {', '.join(e + '.ipynb' for e in extra)} (notebooks must keep their release name)" if extra else ""
         notes.append(f"missing notebook {name}.ipynb, scored 0{hint}")
     for name in expected:
         if name in present:
-            problem = check_notebook(folder / f"{name}.ipynb")
+            problem = check_notebook(work / f"{name}.ipynb")
             if problem:
                 fatal.append(problem)
-    return fatal, notes
+    return fatal, notes, flags
 
 
 def _last_error(text: str) -> str:
-    """The most telling line of nbgrader's error log."""
+    """The most telling line of nbgrader's error log: the last exception raised."""
     lines = [ln.strip() for ln in (text or "").splitlines() if ln.strip()]
     for ln in reversed(lines):
-        if "Error" in ln or "error" in ln:
-            return ln[:200]
-    return lines[-1][:200] if lines else "nbgrader failed without a message"
+        if ("Error:" in ln or "Unavailable:" in ln or "Exception:" in ln) and "NbGraderException" not in ln:
+            return ln[:240]
+    return lines[-1][:240] if lines else "nbgrader failed without a message"
 
 
-def grade_submission(nbgrader, root: Path, student: str, assignment: str) -> Outcome:
-    """Check and autograde one submission with the course's nbgrader API."""
+def read_flags(root: Path, student: str, assignment: str) -> list[str]:
+    """Flags the hardened preprocessors stored in the autograded notebooks."""
+    flags = []
+    for path in sorted((root / "autograde" / "autograded" / student / assignment).glob("*.ipynb")):
+        meta = nbformat.read(str(path), as_version=4).metadata.get("autograde", {})
+        flags += [f"{path.stem}: {f}" if len(notebook_names(assignment, root)) > 1 else f for f in meta.get("flags", [])]
+    return flags
+
+
+def grade_submission(root: Path, student: str, assignment: str) -> Outcome:
+    """Check, stage and autograde one submission with the course's nbgrader API."""
     out = Outcome(student, assignment)
     folder = root / "autograde" / "submitted" / student / assignment
-    fatal, notes = precheck(folder, notebook_names(assignment, root))
-    out.messages += notes
+    work = root / WORK / "submitted" / student / assignment
+    fatal, out.messages, out.flags = stage(folder, work, notebook_names(assignment, root))
     if fatal:
         out.status = "error"
         out.messages = fatal + out.messages + ["not graded; earlier grades kept"]
         return out
     start = time.perf_counter()
+    nbgrader = api(root, CourseDirectory__submitted_directory=str(WORK / "submitted"))
     result = nbgrader.autograde(assignment, student, force=True, create=True)
+    out.seconds = time.perf_counter() - start
     if not result.get("success"):
         out.status = "error"
         out.messages.append(f"nbgrader autograde failed: {_last_error((result.get('error') or '') + (result.get('log') or ''))}")
-    out.seconds = time.perf_counter() - start
+        return out
+    out.flags += read_flags(root, student, assignment)
     return out
+
+
+def _grade_in_worker(args: tuple) -> Outcome:
+    """Entry point of a worker process."""
+    root, student, assignment = args
+    try:
+        return grade_submission(Path(root), student, assignment)
+    except Exception as exc:  # a broken submission must never stop the batch
+        return Outcome(student, assignment, "error", [f"grading crashed: {type(exc).__name__}: {exc}"[:240]])
 
 
 def submissions(root: Path, only_assignment: str | None = None, only_student: str | None = None):
@@ -115,7 +150,7 @@ def submissions(root: Path, only_assignment: str | None = None, only_student: st
 
 
 def grade_rows(root: Path, outcomes: list[Outcome]) -> list[dict]:
-    """One row per submission: the gradebook's scores and this run's status."""
+    """One row per submission: the gradebook's scores and this run's status and flags."""
     from nbgrader.api import Gradebook, MissingEntry
 
     db_url = "sqlite:///" + str(root / "autograde" / "gradebook.db")
@@ -123,7 +158,8 @@ def grade_rows(root: Path, outcomes: list[Outcome]) -> list[dict]:
     with Gradebook(db_url) as gb:
         for o in outcomes:
             row = {"student_id": o.student, "assignment": o.assignment, "score": "", "max_score": "",
-                   "needs_manual_grade": "", "status": o.status, "message": "; ".join(o.messages)}
+                   "needs_manual_grade": "", "status": o.status, "flags": "; ".join(o.flags),
+                   "message": "; ".join(o.messages)}
             try:
                 sub = gb.find_submission(o.assignment, o.student)
                 row.update(score=round(sub.score, 4), max_score=round(sub.max_score, 4),
@@ -143,20 +179,25 @@ def write_csv(path: Path, rows: list[dict]) -> None:
 
 
 def print_table(rows: list[dict], outcomes: list[Outcome]) -> None:
-    """Print the grade table and a one-line summary."""
+    """Print the grade table and the summary: graded, flagged, not graded, with reasons."""
     print(f"\n{'student':<20} {'assignment':<20} {'score':>8} {'max':>6}  {'time':>6}  status")
     for row, o in zip(rows, outcomes):
         score = f"{row['score']:g}" if row["score"] != "" else "-"
         maxs = f"{row['max_score']:g}" if row["max_score"] != "" else "-"
         t = f"{o.seconds:5.1f}s" if o.seconds else "     -"
-        print(f"{o.student:<20} {o.assignment:<20} {score:>8} {maxs:>6}  {t}  {o.status}"
-              + (f": {row['message']}" if row["message"] else ""))
-    errors = sum(o.status == "error" for o in outcomes)
-    print(f"\n{len(outcomes) - errors} graded, {errors} not graded")
+        status = o.status + (" (flagged)" if o.flags else "")
+        print(f"{o.student:<20} {o.assignment:<20} {score:>8} {maxs:>6}  {t}  {status}")
+    errors = [o for o in outcomes if o.status == "error"]
+    flagged = [o for o in outcomes if o.flags and o.status != "error"]
+    print(f"\n{len(outcomes) - len(errors)} graded, {len(flagged)} flagged, {len(errors)} not graded")
+    for o in flagged:
+        print(f"  flagged  {o.student}/{o.assignment}: {'; '.join(o.flags)}")
+    for o in errors:
+        print(f"  failed   {o.student}/{o.assignment}: {'; '.join(o.messages)}")
 
 
 def feedback(root: Path, only_assignment: str | None = None, only_student: str | None = None) -> int:
-    """Write feedback HTML for every autograded submission into ``autograde/feedback/``."""
+    """Write feedback HTML (hidden tests removed) for every autograded submission into ``autograde/feedback/``."""
     nbgrader = api(root)
     base = root / "autograde" / "autograded"
     done = 0
@@ -178,24 +219,29 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assignment", help="grade only this assignment")
     parser.add_argument("--student", help="grade only this student")
+    parser.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", "1") or 1),
+                        help="submissions graded at once (default: $JOBS or 1)")
     parser.add_argument("--feedback", action="store_true", help="generate feedback for graded submissions instead")
     args = parser.parse_args(argv)
     root = course_root()
     if args.feedback:
         return feedback(root, args.assignment, args.student)
     for assignment in assignments(root):  # make sure the gradebook knows every assignment as it is now
-        generate_assignment(assignment, root, release_dir=str(Path("autograde") / ".work" / "release"))
+        generate_assignment(assignment, root, release_dir=str(WORK / "release"))
     found, unknown = submissions(root, args.assignment, args.student)
     for student, folder in unknown:
         print(f"warning: {student}/{folder} is not an assignment of this course "
               f"(expected one of {', '.join(assignments(root))}); skipped", file=sys.stderr)
-    nbgrader = api(root)
-    outcomes = []
-    for student, assignment in found:
-        outcome = grade_submission(nbgrader, root, student, assignment)
-        if outcome.status == "error":
-            print(f"error: {student}/{assignment}: {'; '.join(outcome.messages)}", file=sys.stderr)
-        outcomes.append(outcome)
+    jobs = [(str(root), student, assignment) for student, assignment in found]
+    os.environ["AUTOGRADE_JOBS"] = str(max(1, args.jobs))  # kernels share the cores between parallel jobs
+    if args.jobs > 1 and len(jobs) > 1:
+        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
+            outcomes = list(pool.map(_grade_in_worker, jobs))
+    else:
+        outcomes = [_grade_in_worker(job) for job in jobs]
+    for o in outcomes:
+        if o.status == "error":
+            print(f"error: {o.student}/{o.assignment}: {'; '.join(o.messages)}", file=sys.stderr)
     rows = grade_rows(root, outcomes)
     write_csv(root / "autograde" / "grades.csv", rows)
     print_table(rows, outcomes)

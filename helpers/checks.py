@@ -1,7 +1,8 @@
 """Comparisons used by the notebooks' tests, with messages that tell a student what is wrong.
 
 Every check raises :class:`CheckFailed` (an ``AssertionError``) whose message names the
-quantity, what was expected and what was received. The numpy functions used here are
+quantity, what was expected and what was received, and returns None: nbgrader reads a number
+left as a test cell's value as partial credit, so checks never leave one. The numpy functions used here are
 bound when this module is imported, which the notebooks do before any student code runs,
 so rebinding ``np.allclose`` or ``np.isclose`` later does not change what the checks do.
 """
@@ -70,7 +71,7 @@ def _fmt(x) -> str:
     return f"{x:.12g}" if _isinstance(x, (_float, _floating)) else repr(x)
 
 
-def scalar(x, name: str = "value") -> float:
+def _scalar(x, name: str = "value") -> float:
     """Check that ``x`` is one finite real number and return it as a Python float."""
     if _type(x) is _ndarray and x.shape == () and x.dtype.kind in "fiu":
         x = x[()]
@@ -82,14 +83,14 @@ def scalar(x, name: str = "value") -> float:
     return value
 
 
-def integer(x, name: str = "value") -> int:
+def _integer(x, name: str = "value") -> int:
     """Check that ``x`` is an integer (Python or numpy, not bool) and return it as an int."""
     if _type(x) not in _INT_TYPES:
         _fail(f"{name}: expected an integer, got {_type_name(x)}: {x!r:.80}")
     return _int(x)
 
 
-def array(x, name: str = "array", shape: tuple | None = None, kind: str = "f") -> np.ndarray:
+def _array(x, name: str = "array", shape: tuple | None = None, kind: str = "f") -> np.ndarray:
     """Check that ``x`` is a finite numpy array of the given shape and dtype kind, and return it."""
     if _type(x) is not _ndarray:
         hint = " (convert with np.asarray)" if _isinstance(x, (_list, _tuple)) else ""
@@ -110,7 +111,7 @@ def close(got, expected, name: str = "value", rtol: float = 1e-9, atol: float = 
     """Check ``|got - expected| <= atol + rtol * |expected|`` entrywise, for numbers or arrays."""
     if _isinstance(expected, _ndarray):
         exp = _asarray(expected, dtype=_float64)
-        g = array(got, name, shape=exp.shape).astype(_float64)
+        g = _array(got, name, shape=exp.shape).astype(_float64)
         err = _abs(g - exp)
         tol = atol + rtol * _abs(exp)
         over = err > tol
@@ -124,7 +125,7 @@ def close(got, expected, name: str = "value", rtol: float = 1e-9, atol: float = 
                   f"expected {exp[i]:.12g}, got {g[i]:.12g}")
         return
     exp = _float(expected)
-    g = scalar(got, name)
+    g = _scalar(got, name)
     if not abs(g - exp) <= atol + rtol * abs(exp):
         rel = abs(g - exp) / abs(exp) if exp else float("inf")
         _fail(f"{name}: expected {exp:.12g}, got {g:.12g} "
@@ -133,7 +134,7 @@ def close(got, expected, name: str = "value", rtol: float = 1e-9, atol: float = 
 
 def equal(got, expected, name: str = "value") -> None:
     """Check that an integer answer equals the expected integer."""
-    g = integer(got, name)
+    g = _integer(got, name)
     if g != _int(expected):
         _fail(f"{name}: expected {int(expected)}, got {g}")
 
@@ -151,12 +152,26 @@ def params_close(got, expected, name: str = "gradients", rtol: float = 1e-10, at
         close(pair[1], b_exp, f"{name}: db{k}", rtol=rtol, atol=atol)
 
 
-def keys(got, expected_keys, name: str = "result") -> dict:
-    """Check that ``got`` is a dict with exactly the expected keys and return it."""
+def keys(got, expected_keys, name: str = "result") -> None:
+    """Check that ``got`` is a dict with exactly the expected keys."""
     if not _isinstance(got, dict):
         _fail(f"{name}: expected a dict, got {_type_name(got)}")
     missing = sorted(set(expected_keys) - set(got))
     extra = sorted(set(got) - set(expected_keys))
     if missing or extra:
         _fail(f"{name}: expected keys {sorted(expected_keys)}; missing {missing}, unexpected {extra}")
-    return got
+
+
+def scalar(x, name: str = "value") -> None:
+    """Check that ``x`` is one finite real number (float, int or a numpy scalar; not bool)."""
+    _scalar(x, name)
+
+
+def integer(x, name: str = "value") -> None:
+    """Check that ``x`` is an integer (Python or numpy, not bool)."""
+    _integer(x, name)
+
+
+def array(x, name: str = "array", shape: tuple | None = None, kind: str = "f") -> None:
+    """Check that ``x`` is a finite numpy array of the given shape and dtype kind."""
+    _array(x, name, shape, kind)

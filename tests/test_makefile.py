@@ -79,6 +79,8 @@ def course(tmp_path_factory):
         submit(course, "broken-json", a, first, raw='{"cells": [')
         submit(course, "empty-file", a, first, raw="")
         submit(course, "renamed", a, "my_answers", complete)
+        (course / "autograde" / "submitted" / "no-notebook" / a).mkdir(parents=True)
+        (course / "autograde" / "submitted" / "no-notebook" / a / "notes.txt").write_text("forgot the notebook")
         other = nbformat.from_dict(json.loads(nbformat.writes(complete)))
         other.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "Nope", "language": "python"}
         submit(course, "other-kernel", a, first, other)
@@ -135,17 +137,18 @@ def test_bad_files_are_reported_with_student_and_reason(course):
         assert g["broken-json", a]["status"] == "error" and "not valid JSON" in g["broken-json", a]["message"]
         assert g["empty-file", a]["status"] == "error" and "empty file" in g["empty-file", a]["message"]
         assert g["broken-json", a]["score"] == ""  # never graded, nothing invented
-        assert "missing notebook" in g["renamed", a]["message"] and "my_answers.ipynb" in g["renamed", a]["message"]
-        assert float(g["renamed", a]["score"]) == 0
+        assert "missing notebook" in g["no-notebook", a]["message"] and float(g["no-notebook", a]["score"]) == 0
     for student in ("broken-json", "empty-file"):
         assert f"error: {student}/" in graded.stderr
     assert "typo-folder/01_autodif is not an assignment" in graded.stderr
 
 
-def test_kernelspec_and_deleted_test_cells_do_not_cost_points(course):
+def test_kernelspec_renamed_notebook_and_deleted_test_cells_do_not_cost_points(course):
     course, _, _ = course
     g = grades(course)
     for a in assignments(course):
+        assert float(g["renamed", a]["score"]) == _max_auto(course, a)
+        assert "renamed: my_answers.ipynb graded as" in g["renamed", a]["flags"]
         assert float(g["other-kernel", a]["score"]) == _max_auto(course, a)
         assert float(g["deleted-test", a]["score"]) == _max_auto(course, a)
 

@@ -1,0 +1,177 @@
+"""Integrity probes: detect a submission that changes what the tests rely on at run time.
+
+Before the first cell, the grader runs :data:`SETUP` in the kernel. It fingerprints the objects the
+tests use (builtins, ``math``, ``numpy``, ``torch``, every ``helpers`` module, and the globals that
+locked cells define): for each name, the identity of the object and of its code. Modules imported
+later are fingerprinted by an import hook the moment their import completes, before any student
+code can touch them. Around every test cell the grader runs :func:`probe_code`; the *grader* keeps
+the first fingerprint of every name (the kernel cannot rewrite it) and compares later ones with it.
+A changed name means the test ran against something the submission replaced.
+
+This does not read the submission's text: rebinding ``np.allclose``, assigning ``checks.close``,
+swapping a function's ``__code__`` or shadowing a global of a locked cell are all caught by what
+they do. Objects that lie in ``__eq__``/``__float__``/``__array__`` are caught elsewhere: the
+course's checks accept exact built-in types only.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+
+WATCHED_MODULES = ("builtins", "math", "numpy", "numpy.testing", "numpy.linalg", "torch",
+                   "torch.nn.functional", "torch.autograd", "torch.testing")
+"""Modules whose public functions and classes are fingerprinted; every ``helpers.*`` module is added."""
+
+SETUP = r'''
+def _autograde_guard_setup(watched):
+    import builtins, importlib.abc, importlib.machinery, json, sys, types
+    guard = types.ModuleType("_autograde_guard")
+    guard.baselines = {}
+
+    def code_id(obj):
+        f = getattr(obj, "__func__", obj)
+        code = getattr(f, "__code__", None)
+        return id(code) if code is not None else 0
+
+    def module_fingerprint(name, module):
+        fp = {}
+        private = name.startswith("helpers")
+        for key, value in list(vars(module).items()):
+            if key.startswith("__") or (key.startswith("_") and not private):
+                continue
+            if isinstance(value, types.ModuleType):
+                continue
+            if callable(value) or private:
+                fp[name + "." + key] = "%d:%d" % (id(value), code_id(value))
+            if isinstance(value, type) and (value.__module__ or "").startswith(("helpers", "torch")) \
+                    and key in ("Tensor", "Activation", "Graph", "CheckFailed"):
+                for attr, member in list(vars(value).items()):
+                    if callable(member) or isinstance(member, (staticmethod, classmethod, property)):
+                        fp[name + "." + key + "." + attr] = "%d:%d" % (id(member), code_id(member))
+        return fp
+
+    def is_watched(name):
+        return name in watched or name == "helpers" or name.startswith("helpers.")
+
+    def snapshot():
+        fp = {}
+        for name in list(sys.modules):
+            if is_watched(name):
+                fp.update(module_fingerprint(name, sys.modules[name]))
+        return fp
+
+    class Loader(importlib.abc.Loader):
+        def __init__(self, inner):
+            self.inner = inner
+        def create_module(self, spec):
+            return self.inner.create_module(spec)
+        def exec_module(self, module):
+            self.inner.exec_module(module)
+            guard.baselines.update(module_fingerprint(module.__name__, module))
+
+    class Finder(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path, target=None):
+            if not is_watched(name) or name in sys.modules:
+                return None
+            spec = importlib.machinery.PathFinder.find_spec(name, path)
+            if spec is None or spec.loader is None:
+                return None
+            spec.loader = Loader(spec.loader)
+            return spec
+
+    guard.snapshot = snapshot
+    guard.baselines.update(snapshot())
+    sys.meta_path.insert(0, Finder())
+    sys.modules["_autograde_guard"] = guard
+
+_autograde_guard_setup(%(watched)r)
+del _autograde_guard_setup
+'''
+
+
+def setup_code() -> str:
+    """The kernel code that installs the fingerprinting (run before any cell of the notebook)."""
+    return SETUP % {"watched": list(WATCHED_MODULES)}
+
+
+def probe_code(nonce: str, watch_globals: list[str]) -> str:
+    """Kernel code printing, after ``nonce``, the fingerprints now, those recorded at import time,
+    and the identity of the watched global names (``m`` marks a module)."""
+    return (
+        "def _autograde_probe():\n"
+        "    import json, sys, types\n"
+        "    guard = sys.modules['_autograde_guard']\n"
+        "    ns = sys.modules['__main__'].__dict__\n"
+        f"    names = {sorted(watch_globals)!r}\n"
+        "    glob = {k: '%d:%s' % (id(ns[k]), 'm' if isinstance(ns[k], types.ModuleType) else 'o')\n"
+        "            for k in names if k in ns}\n"
+        "    base = dict(guard.baselines)\n"
+        "    guard.baselines.clear()\n"
+        f"    print({nonce!r} + json.dumps({{'now': guard.snapshot(), 'imported': base, 'globals': glob}}))\n"
+        "_autograde_probe()\n"
+        "del _autograde_probe\n"
+    )
+
+
+def names_used(sources: list[str]) -> set[str]:
+    """Global names read by the given code (the test cells): what a submission must not rebind."""
+    import ast
+
+    used = set()
+    for src in sources:
+        try:
+            tree = ast.parse(src)
+        except SyntaxError:
+            continue
+        used |= {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    return used
+
+
+def new_nonce() -> str:
+    """A marker the submission cannot predict, to find the probe's own line in the output."""
+    return "AUTOGRADE-PROBE-" + secrets.token_hex(8) + ":"
+
+
+def parse_probe(text: str, nonce: str) -> dict | None:
+    """The probe's report from the kernel's output, or None when it is missing or garbled."""
+    for line in text.splitlines():
+        if line.startswith(nonce):
+            try:
+                return json.loads(line[len(nonce):])
+            except ValueError:
+                return None
+    return None
+
+
+class Ledger:
+    """The grader's record of first-seen fingerprints, and what was found changed since."""
+
+    def __init__(self):
+        """Start with nothing recorded."""
+        self.baseline: dict[str, str] = {}
+        self.protected: dict[str, str] = {}
+        self.severe: set[str] = set()
+        self.mild: set[str] = set()
+
+    def record(self, report: dict, protect_new_globals: bool) -> tuple[set[str], set[str]]:
+        """Add a probe report; return (severe, mild) names changed since first seen.
+
+        Severe: a module attribute, or a global that was a module (the tests' own tools). Mild: another
+        global the tests read, rebound later (possibly innocent: flagged for review, no points lost).
+        """
+        for key, value in {**report.get("imported", {}), **report.get("now", {})}.items():
+            self.baseline.setdefault(key, value)
+        glob = report.get("globals", {})
+        if protect_new_globals:
+            for key, value in glob.items():
+                self.protected.setdefault(key, value)
+        severe = {k for k, v in report.get("now", {}).items() if self.baseline[k] != v}
+        severe |= {k for k, v in report.get("imported", {}).items() if self.baseline[k] != v}
+        mild = set()
+        for key, value in self.protected.items():
+            if glob.get(key) != value:
+                (severe if value.endswith(":m") else mild).add("global " + key)
+        self.severe |= severe
+        self.mild |= mild
+        return severe, mild

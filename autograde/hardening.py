@@ -1,0 +1,257 @@
+"""nbgrader preprocessors that make autograding hard to fool and hard to break.
+
+Configured in ``nbgrader_config.py``, so ``make autograde``, ``make feedback`` and the plain
+nbgrader commands all use them:
+
+- :class:`HardenedExecute` replaces nbgrader's ``Execute``: the kernel runs sandboxed with a
+  memory limit (:mod:`autograde.sandbox`), without the variables that reveal grading; integrity
+  probes run around every test cell (:mod:`autograde.guard`) and a test that ran against replaced
+  tools earns no points; a notebook-wide time limit and an output cap apply; a kernel that dies is
+  restarted, the earlier cells replayed, and only the cell that killed it is lost.
+- :class:`DeduplicateGradeCells` keeps the first of several cells sharing a grade id (a copied
+  grade cell otherwise stops nbgrader for the whole submission).
+- :class:`RecordFlags` stores what was detected in the autograded notebook's metadata, where
+  ``make autograde`` reads it for the ``flags`` column.
+- :class:`HideHiddenTests` removes hidden tests and their tracebacks from feedback.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import time
+
+from nbclient.exceptions import DeadKernelError
+from nbconvert.preprocessors import Preprocessor
+from nbformat import NotebookNode
+from nbgrader.preprocessors import Execute
+from traitlets import Integer, Unicode
+
+from .guard import Ledger, names_used, new_nonce, parse_probe, probe_code, setup_code
+from .nbtools import grade_id, is_autograded_test, is_solution, nbgrader_meta
+
+FLAGS_KEY = "autograde"
+
+
+def _flags(resources) -> list[str]:
+    """The list of flags being collected for this notebook."""
+    return resources.setdefault(FLAGS_KEY, {}).setdefault("flags", [])
+
+
+def _flag(resources, text: str) -> None:
+    """Record one flag once."""
+    flags = _flags(resources)
+    if text not in flags:
+        flags.append(text)
+
+
+def error_output(ename: str, message: str) -> NotebookNode:
+    """An error output, which makes nbgrader score the cell 0."""
+    return NotebookNode(output_type="error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
+
+
+class HardenedExecute(Execute):
+    """nbgrader's Execute with integrity probes, limits, and recovery from a dead kernel."""
+
+    notebook_timeout = Integer(600, help="Seconds for the whole notebook; later cells are not run.").tag(config=True)
+    max_output_bytes = Integer(1_000_000, help="Output kept per cell; the rest is dropped.").tag(config=True)
+    memory_limit_mb = Integer(4096, help="Address-space limit of the kernel process, in MiB.").tag(config=True)
+    sandbox = Unicode("bwrap", help="'bwrap' (required: grading fails when it is unavailable) or 'none'.").tag(config=True)
+
+    def __init__(self, **kw):
+        """Start the kernel through the sandboxing kernel manager."""
+        from .sandbox import SandboxedKernelManager
+
+        kw["kernel_manager_class"] = SandboxedKernelManager
+        super().__init__(**kw)
+
+    # -- kernel start ---------------------------------------------------------------------------
+    async def async_start_new_kernel(self, **kwargs):
+        """Start the kernel sandboxed, limited, and without the variables that say it is being graded."""
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("NBGRADER", "JPY_", "COURSE_ROOT"))}
+        env.update(MPLBACKEND="module://matplotlib_inline.backend_inline", PYTHONDONTWRITEBYTECODE="1")
+        threads = str(max(1, (os.cpu_count() or 1) // int(os.environ.get("AUTOGRADE_JOBS", "1"))))
+        env.update(OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
+        kwargs["env"] = env
+        cwd = kwargs.get("cwd") or self.resources.get("metadata", {}).get("path") or os.getcwd()
+        self.km.sandbox = self.sandbox
+        self.km.sandbox_workdir = os.path.abspath(cwd)
+        self.km.memory_limit_mb = self.memory_limit_mb
+        await super().async_start_new_kernel(**kwargs)
+
+    # -- private execution in the kernel --------------------------------------------------------
+    async def _run_private(self, code: str, timeout: float = 60) -> str:
+        """Run code in the kernel outside the notebook; return what it printed on stdout."""
+        from jupyter_core.utils import ensure_async
+
+        msg_id = await ensure_async(self.kc.execute(code, store_history=False, allow_stdin=False))
+        chunks, deadline = [], time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            try:
+                msg = await ensure_async(self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic())))
+            except Exception:
+                break
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            if msg["msg_type"] == "stream" and msg["content"].get("name") == "stdout":
+                chunks.append(msg["content"]["text"])
+            elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                break
+        return "".join(chunks)
+
+    async def _probe(self, protect_new_globals: bool) -> tuple[set, set] | None:
+        """Run an integrity probe; return the (severe, mild) changes, or None when it gave no answer."""
+        nonce = new_nonce()
+        report = parse_probe(await self._run_private(probe_code(nonce, sorted(self._watch))), nonce)
+        if report is None:
+            return None
+        if protect_new_globals:
+            fresh = {k: v for k, v in report["globals"].items() if k not in self._seen}
+            self._ledger.record({**report, "globals": fresh}, protect_new_globals=True)
+        changes = self._ledger.record(report, protect_new_globals=False)
+        self._seen |= set(report["globals"])
+        return changes
+
+    async def _start_guard(self) -> None:
+        """Fingerprint the tools the tests use, before any cell of the notebook runs."""
+        self._ledger = Ledger()
+        self._seen: set[str] = set()
+        await self._run_private(setup_code())
+        await self._probe(protect_new_globals=False)
+
+    # -- cells ---------------------------------------------------------------------------------
+    def preprocess(self, nb, resources=None, km=None):
+        """Execute the notebook, then record the flags raised on the way."""
+        self._started = time.monotonic()
+        self._guard_ready = False
+        self._watch = names_used([c.source for c in nb.cells if is_autograded_test(c)])
+        self._bytes: dict[int, int] = {}
+        nb, resources = super().preprocess(nb, resources, km)
+        ledger = getattr(self, "_ledger", None)
+        if ledger is not None and ledger.severe:
+            _flag(resources, "tampering: " + ", ".join(sorted(ledger.severe)[:8]))
+        if ledger is not None and ledger.mild:
+            _flag(resources, "review: rebinds " + ", ".join(sorted(ledger.mild)[:8]))
+        return nb, resources
+
+    async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
+        """Execute one cell under the notebook limit, with probes around test cells."""
+        if cell.cell_type != "code" or not cell.source.strip():
+            return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if not self._guard_ready:
+            await self._start_guard()
+            self._guard_ready = True
+        if time.monotonic() - self._started > self.notebook_timeout:
+            cell.outputs = [error_output("NotebookTimeLimit", f"not run: the notebook used its {self.notebook_timeout} s")]
+            _flag(self.resources, f"time limit: notebook stopped after {self.notebook_timeout} s")
+            return cell
+        test = is_autograded_test(cell)
+        before = await self._probe(protect_new_globals=False) if test else None
+        try:
+            cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        except DeadKernelError:
+            cell.outputs.append(error_output("KernelDied", "the kernel died while running this cell "
+                                             "(exit, crash or memory); it was restarted for the next cells"))
+            _flag(self.resources, f"kernel died in cell {grade_id(cell) or cell_index}")
+            await self._restart_and_replay(cell_index)
+            return cell
+        locked = nbgrader_meta(cell).get("locked") and not is_solution(cell)
+        after = await self._probe(protect_new_globals=bool(locked and not test))
+        if test:
+            severe = set().union(*(c[0] for c in (before, after) if c))
+            if before is None or after is None:
+                cell.outputs.append(error_output("IntegrityCheckFailed", "the integrity probe got no answer"))
+                _flag(self.resources, "tampering: integrity probe silenced")
+            elif severe:
+                cell.outputs.append(error_output(
+                    "IntegrityCheckFailed", "this test ran after the submission replaced "
+                    + ", ".join(sorted(severe)[:5]) + "; it earns no points (flagged for review)"))
+        return cell
+
+    async def _restart_and_replay(self, dead_index: int) -> None:
+        """Start a fresh kernel and re-run the code cells before ``dead_index`` quietly."""
+        await self._async_cleanup_kernel()
+        await self.async_start_new_kernel(cwd=self.km.sandbox_workdir)
+        await self.async_start_new_kernel_client()
+        await self._start_guard()
+        for cell in self.nb.cells[:dead_index]:
+            if cell.cell_type == "code" and not any(o.get("ename") == "KernelDied" for o in cell.get("outputs", [])):
+                await self._run_private(cell.source, timeout=self.timeout or 60)
+                if nbgrader_meta(cell).get("locked") and not is_solution(cell) and not is_autograded_test(cell):
+                    await self._probe(protect_new_globals=True)
+
+    def output(self, outs, msg, display_id, cell_index):
+        """Keep at most ``max_output_bytes`` of output per cell."""
+        size = len(str(msg.get("content", "")))
+        used = self._bytes.get(cell_index, 0)
+        self._bytes[cell_index] = used + size
+        if used + size > self.max_output_bytes:
+            if used <= self.max_output_bytes:
+                outs.append(NotebookNode(output_type="stream", name="stdout",  # stderr would cost the points
+                                         text=f"\n[output beyond {self.max_output_bytes} bytes dropped]\n"))
+                _flag(self.resources, f"output capped in cell {cell_index}")
+            return None
+        return super().output(outs, msg, display_id, cell_index)
+
+
+class DeduplicateGradeCells(Preprocessor):
+    """Keep the first cell of each grade id; later copies lose their nbgrader metadata (and are flagged)."""
+
+    def preprocess(self, nb, resources):
+        """Strip nbgrader metadata from repeated grade ids."""
+        seen = set()
+        for cell in nb.cells:
+            gid = grade_id(cell)
+            if gid is None:
+                continue
+            if gid in seen:
+                del cell.metadata["nbgrader"]
+                _flag(resources, f"duplicated cell {gid} ignored")
+            seen.add(gid)
+        return nb, resources
+
+
+class RecordFlags(Preprocessor):
+    """Write the flags collected during autograding into the notebook's metadata."""
+
+    def preprocess(self, nb, resources):
+        """Store ``resources['autograde']`` as ``nb.metadata['autograde']``."""
+        nb.metadata[FLAGS_KEY] = {"flags": list(_flags(resources))}
+        return nb, resources
+
+
+HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
+
+
+class HideHiddenTests(Preprocessor):
+    """Feedback without hidden tests: their code is removed and a failure among them is summarised."""
+
+    def preprocess(self, nb, resources):
+        """Rewrite every autograded test cell of the feedback notebook."""
+        for cell in nb.cells:
+            if not is_autograded_test(cell) or "BEGIN HIDDEN TESTS" not in cell.source:
+                continue
+            visible_lines = HIDDEN.split(cell.source)[0].count("\n")
+            cell.source = HIDDEN.sub("# (hidden tests run here at grading time)\n", cell.source)
+            for i, out in enumerate(cell.get("outputs", [])):
+                if out.get("output_type") != "error":
+                    continue
+                line = _failing_line(out)
+                if out.get("ename") in ("IntegrityCheckFailed", "KernelDied", "NotebookTimeLimit", "CellTimeoutError"):
+                    continue
+                if line is None or line > visible_lines:
+                    cell.outputs[i] = error_output(
+                        "HiddenTestFailed", f"a hidden test of '{grade_id(cell)}' failed: your code passes the "
+                        "visible checks but not the same checks on other inputs; make it general")
+        return nb, resources
+
+
+def _failing_line(out) -> int | None:
+    """The line of the test cell where an error was raised, read from its traceback."""
+    for frame in out.get("traceback", []):
+        plain = re.sub(r"\x1b\[[0-9;]*m", "", frame)
+        if re.search(r"(Cell In\[\d+\]|<cell [^>]*>|Input In \[\d+\])", plain):
+            found = re.findall(r"^-*>\s*(\d+)", plain, re.M) or re.findall(r"line (\d+)", plain)
+            if found:
+                return int(found[0])
+    return None

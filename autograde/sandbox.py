@@ -1,0 +1,113 @@
+"""Run a grading kernel in a bubblewrap sandbox with a memory limit.
+
+The kernel sees the machine read-only, with the course folder and the repository hidden (an empty
+tmpfs over each): no source notebooks, solutions, hidden tests, gradebook or other students'
+files. Only three things are put back: the Python environment and the ``helpers`` package (read
+only), and the submission's own working copy (writable, the kernel's working directory). ``/tmp`` is
+private, there is no network, and the kernel talks to the grader over Unix sockets. The address
+space is capped with ``prlimit``, so a memory bomb fails with ``MemoryError`` in its own cell.
+
+bubblewrap (Debian package ``bubblewrap``) is required: when it is missing or cannot create
+namespaces, starting the kernel fails with :class:`SandboxUnavailable` and the submission is
+reported as not graded, never graded unprotected. ``HardenedExecute.sandbox = 'none'`` turns the
+sandbox off explicitly (every submission is then flagged ``unsandboxed``).
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from jupyter_client import AsyncKernelManager
+from jupyter_core.paths import jupyter_runtime_dir
+
+from . import ROOT, course_root
+
+
+class SandboxUnavailable(RuntimeError):
+    """The sandbox cannot be started on this machine."""
+
+
+@functools.lru_cache(maxsize=1)
+def sandbox_problem() -> str | None:
+    """Why bubblewrap cannot sandbox here, or None when it works."""
+    bwrap = shutil.which("bwrap")
+    if bwrap is None:
+        return "bubblewrap (bwrap) is not installed: apt-get install bubblewrap"
+    probe = subprocess.run([bwrap, "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--unshare-net",
+                            "--die-with-parent", "true"], capture_output=True, text=True)
+    if probe.returncode != 0:
+        return f"bubblewrap cannot create namespaces here: {probe.stderr.strip()[:200]}"
+    return None
+
+
+def hidden_paths() -> list[Path]:
+    """Folders the kernel must not see: the course being graded and the repository."""
+    paths = {course_root().resolve(), ROOT.resolve(), Path(jupyter_runtime_dir()).resolve()}
+    return sorted(p for p in paths if p.exists() and p != Path("/"))
+
+
+def readable_paths() -> list[Path]:
+    """Folders put back read-only inside hidden ones: the Python environment and ``helpers``."""
+    import helpers
+
+    return [Path(sys.prefix).resolve(), Path(helpers.__file__).resolve().parent]
+
+
+def bwrap_command(cmd: list[str], workdir: Path, ipc_dir: Path, memory_mb: int) -> list[str]:
+    """The kernel command wrapped in bubblewrap and prlimit."""
+    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    for path in hidden_paths():
+        args += ["--tmpfs", str(path)]
+    for path in readable_paths():
+        args += ["--ro-bind", str(path), str(path)]
+    args += ["--bind", str(workdir), str(workdir), "--bind", str(ipc_dir), str(ipc_dir),
+             "--unshare-net", "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--die-with-parent",
+             "--setenv", "JPY_PARENT_PID", "1",  # no parent poller: the parent is PID 1 in the namespace
+             "--setenv", "HOME", "/tmp", "--setenv", "IPYTHONDIR", "/tmp/.ipython",
+             "--setenv", "MPLCONFIGDIR", "/tmp/.matplotlib", "--chdir", str(workdir), "--"]
+    return args + limited(cmd, memory_mb)
+
+
+def limited(cmd: list[str], memory_mb: int) -> list[str]:
+    """The command under an address-space limit of ``memory_mb`` MiB."""
+    return ["prlimit", f"--as={memory_mb * 1024 * 1024}", "--"] + cmd
+
+
+class SandboxedKernelManager(AsyncKernelManager):
+    """A kernel manager whose kernel runs in the sandbox (or only memory-limited when it is off)."""
+
+    sandbox = "bwrap"
+    sandbox_workdir: str | None = None
+    memory_limit_mb = 4096
+
+    async def _async_pre_start_kernel(self, **kw):
+        """Use Unix sockets in a private folder, which the sandbox shares with the grader."""
+        if self.sandbox == "bwrap":
+            problem = sandbox_problem()
+            if problem:
+                raise SandboxUnavailable(problem)
+        self._ipc_dir = Path(tempfile.mkdtemp(prefix="autograde-kernel-"))
+        self.transport = "ipc"
+        self.ip = str(self._ipc_dir / "kernel")
+        self.connection_file = str(self._ipc_dir / "connection.json")
+        return await super()._async_pre_start_kernel(**kw)
+
+    def format_kernel_cmd(self, extra_arguments=None):
+        """The kernel's command line, sandboxed."""
+        cmd = super().format_kernel_cmd(extra_arguments)
+        if self.sandbox == "bwrap":
+            workdir = Path(self.sandbox_workdir or os.getcwd()).resolve()
+            return bwrap_command(cmd, workdir, self._ipc_dir, self.memory_limit_mb)
+        return limited(cmd, self.memory_limit_mb)
+
+    async def _async_cleanup_resources(self, restart: bool = False):
+        """Remove the socket folder with the kernel."""
+        await super()._async_cleanup_resources(restart=restart)
+        if not restart and getattr(self, "_ipc_dir", None):
+            shutil.rmtree(self._ipc_dir, ignore_errors=True)
