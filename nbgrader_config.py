@@ -43,14 +43,15 @@ c.LimitOutput.max_traceback = 100
 # cells neutralised, flags recorded for grades.csv, and feedback without hidden tests.
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, ClearOutput, DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
+    AssignLatePenalties, CheckCellMetadata, DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
     OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 
-from autograde.hardening import DeduplicateGradeCells, HardenedExecute, HideHiddenTests, RecordFlags  # noqa: E402
+from autograde.hardening import (  # noqa: E402
+    DeduplicateGradeCells, HardenedExecute, HideHiddenTests, KeepExperimentOutputs, RecordFlags)
 
-c.Autograde.sanitize_preprocessors = [ClearOutput, DeduplicateIds, DeduplicateGradeCells, OverwriteKernelspec,
-                                      OverwriteCells, CheckCellMetadata]
+c.Autograde.sanitize_preprocessors = [KeepExperimentOutputs, DeduplicateIds, DeduplicateGradeCells,
+                                      OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [HardenedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata, RecordFlags]
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
@@ -58,3 +59,6 @@ c.HardenedExecute.notebook_timeout = 600     # seconds for a whole notebook
 c.HardenedExecute.max_output_bytes = 1_000_000
 c.HardenedExecute.memory_limit_mb = 4096
 c.HardenedExecute.sandbox = os.environ.get("AUTOGRADE_SANDBOX", "bwrap")  # 'none' only where bwrap cannot run
+# Cells tagged 'experiment' (figures, sweeps; no points) are not re-executed at grading time: the
+# student's own outputs are kept for manual grading. Set True to re-run them.
+c.HardenedExecute.run_experiments = False

@@ -62,7 +62,7 @@ def check_notebook(path: Path) -> str | None:
     return None
 
 
-def stage(folder: Path, work: Path, expected: list[str]) -> tuple[list[str], list[str], list[str]]:
+def stage(folder: Path, work: Path, release: Path, expected: list[str]) -> tuple[list[str], list[str], list[str]]:
     """Copy a submission to its working copy; return (fatal problems, notes, flags)."""
     fatal, notes, flags = [], [], []
     shutil.rmtree(work, ignore_errors=True)
@@ -77,6 +77,9 @@ def stage(folder: Path, work: Path, expected: list[str]) -> tuple[list[str], lis
     for name in missing:
         hint = f"; found {', '.join(e + '.ipynb' for e in extra)} (notebooks must keep their release name)" if extra else ""
         notes.append(f"missing notebook {name}.ipynb, scored 0{hint}")
+    if missing and not set(expected) & present:  # nothing to grade: record the blank release, worth 0
+        for name in missing:
+            shutil.copy(release / f"{name}.ipynb", work / f"{name}.ipynb")
     for name in expected:
         if name in present:
             problem = check_notebook(work / f"{name}.ipynb")
@@ -108,7 +111,8 @@ def grade_submission(root: Path, student: str, assignment: str) -> Outcome:
     out = Outcome(student, assignment)
     folder = root / "autograde" / "submitted" / student / assignment
     work = root / WORK / "submitted" / student / assignment
-    fatal, out.messages, out.flags = stage(folder, work, notebook_names(assignment, root))
+    release = root / WORK / "release" / assignment
+    fatal, out.messages, out.flags = stage(folder, work, release, notebook_names(assignment, root))
     if fatal:
         out.status = "error"
         out.messages = fatal + out.messages + ["not graded; earlier grades kept"]

@@ -34,11 +34,17 @@ def _autograde_guard_setup(watched):
         code = getattr(f, "__code__", None)
         return id(code) if code is not None else 0
 
+    kernel_managed = {"builtins.input", "builtins.raw_input", "builtins.display", "builtins.get_ipython",
+                      "builtins.exit", "builtins.quit", "builtins.help", "builtins.copyright", "builtins.credits",
+                      "builtins.license", "builtins.open"}
+
     def module_fingerprint(name, module):
         fp = {}
         private = name.startswith("helpers")
         for key, value in list(vars(module).items()):
             if key.startswith("__") or (key.startswith("_") and not private):
+                continue
+            if name + "." + key in kernel_managed:
                 continue
             if isinstance(value, types.ModuleType):
                 continue
@@ -85,14 +91,14 @@ def _autograde_guard_setup(watched):
     sys.meta_path.insert(0, Finder())
     sys.modules["_autograde_guard"] = guard
 
-_autograde_guard_setup(%(watched)r)
+_autograde_guard_setup(WATCHED)
 del _autograde_guard_setup
 '''
 
 
 def setup_code() -> str:
     """The kernel code that installs the fingerprinting (run before any cell of the notebook)."""
-    return SETUP % {"watched": list(WATCHED_MODULES)}
+    return SETUP.replace("WATCHED", repr(list(WATCHED_MODULES)))
 
 
 def probe_code(nonce: str, watch_globals: list[str]) -> str:
@@ -154,7 +160,12 @@ class Ledger:
         self.severe: set[str] = set()
         self.mild: set[str] = set()
 
-    def record(self, report: dict, protect_new_globals: bool) -> tuple[set[str], set[str]]:
+    def protect(self, globals_now: dict[str, str]) -> None:
+        """Remember the objects of global names defined by a locked cell (first definition wins)."""
+        for key, value in globals_now.items():
+            self.protected.setdefault(key, value)
+
+    def record(self, report: dict) -> tuple[set[str], set[str]]:
         """Add a probe report; return (severe, mild) names changed since first seen.
 
         Severe: a module attribute, or a global that was a module (the tests' own tools). Mild: another
@@ -163,9 +174,6 @@ class Ledger:
         for key, value in {**report.get("imported", {}), **report.get("now", {})}.items():
             self.baseline.setdefault(key, value)
         glob = report.get("globals", {})
-        if protect_new_globals:
-            for key, value in glob.items():
-                self.protected.setdefault(key, value)
         severe = {k for k, v in report.get("now", {}).items() if self.baseline[k] != v}
         severe |= {k for k, v in report.get("imported", {}).items() if self.baseline[k] != v}
         mild = set()

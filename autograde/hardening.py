@@ -8,6 +8,9 @@ nbgrader commands all use them:
   probes run around every test cell (:mod:`autograde.guard`) and a test that ran against replaced
   tools earns no points; a notebook-wide time limit and an output cap apply; a kernel that dies is
   restarted, the earlier cells replayed, and only the cell that killed it is lost.
+- :class:`KeepExperimentOutputs` and ``HardenedExecute.run_experiments``: cells tagged
+  ``experiment`` (figures and sweeps, no points, no test depends on them) are not re-executed;
+  the outputs the student produced stay for manual grading, and grading stays fast.
 - :class:`DeduplicateGradeCells` keeps the first of several cells sharing a grade id (a copied
   grade cell otherwise stops nbgrader for the whole submission).
 - :class:`RecordFlags` stores what was detected in the autograded notebook's metadata, where
@@ -21,14 +24,14 @@ import os
 import re
 import time
 
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import DeadKernelError
-from nbconvert.preprocessors import Preprocessor
 from nbformat import NotebookNode
-from nbgrader.preprocessors import Execute
-from traitlets import Integer, Unicode
+from nbgrader.preprocessors import ClearOutput, Execute, NbGraderPreprocessor
+from traitlets import Bool, Integer, Unicode
 
 from .guard import Ledger, names_used, new_nonce, parse_probe, probe_code, setup_code
-from .nbtools import grade_id, is_autograded_test, is_solution, nbgrader_meta
+from .nbtools import grade_id, is_autograded_test, is_experiment, is_solution, nbgrader_meta
 
 FLAGS_KEY = "autograde"
 
@@ -57,6 +60,7 @@ class HardenedExecute(Execute):
     max_output_bytes = Integer(1_000_000, help="Output kept per cell; the rest is dropped.").tag(config=True)
     memory_limit_mb = Integer(4096, help="Address-space limit of the kernel process, in MiB.").tag(config=True)
     sandbox = Unicode("bwrap", help="'bwrap' (required: grading fails when it is unavailable) or 'none'.").tag(config=True)
+    run_experiments = Bool(False, help="Re-execute cells tagged 'experiment' (they carry no points).").tag(config=True)
 
     def __init__(self, **kw):
         """Start the kernel through the sandboxing kernel manager."""
@@ -73,11 +77,13 @@ class HardenedExecute(Execute):
         threads = str(max(1, (os.cpu_count() or 1) // int(os.environ.get("AUTOGRADE_JOBS", "1"))))
         env.update(OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
         kwargs["env"] = env
-        cwd = kwargs.get("cwd") or self.resources.get("metadata", {}).get("path") or os.getcwd()
         self.km.sandbox = self.sandbox
-        self.km.sandbox_workdir = os.path.abspath(cwd)
         self.km.memory_limit_mb = self.memory_limit_mb
         await super().async_start_new_kernel(**kwargs)
+
+    # nbclient binds its synchronous entry points to the base class's coroutines when the class is
+    # created; rebinding them here makes nbconvert's synchronous calls reach the overrides.
+    start_new_kernel = run_sync(async_start_new_kernel)
 
     # -- private execution in the kernel --------------------------------------------------------
     async def _run_private(self, code: str, timeout: float = 60) -> str:
@@ -106,9 +112,8 @@ class HardenedExecute(Execute):
         if report is None:
             return None
         if protect_new_globals:
-            fresh = {k: v for k, v in report["globals"].items() if k not in self._seen}
-            self._ledger.record({**report, "globals": fresh}, protect_new_globals=True)
-        changes = self._ledger.record(report, protect_new_globals=False)
+            self._ledger.protect({k: v for k, v in report["globals"].items() if k not in self._seen})
+        changes = self._ledger.record(report)
         self._seen |= set(report["globals"])
         return changes
 
@@ -138,6 +143,8 @@ class HardenedExecute(Execute):
         """Execute one cell under the notebook limit, with probes around test cells."""
         if cell.cell_type != "code" or not cell.source.strip():
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
+        if is_experiment(cell) and not self.run_experiments:
+            return cell  # off the graded path: the student's own outputs stay for manual grading
         if not self._guard_ready:
             await self._start_guard()
             self._guard_ready = True
@@ -170,8 +177,9 @@ class HardenedExecute(Execute):
 
     async def _restart_and_replay(self, dead_index: int) -> None:
         """Start a fresh kernel and re-run the code cells before ``dead_index`` quietly."""
+        workdir = self.km.sandbox_workdir
         await self._async_cleanup_kernel()
-        await self.async_start_new_kernel(cwd=self.km.sandbox_workdir)
+        await self.async_start_new_kernel(cwd=workdir)
         await self.async_start_new_kernel_client()
         await self._start_guard()
         for cell in self.nb.cells[:dead_index]:
@@ -179,6 +187,8 @@ class HardenedExecute(Execute):
                 await self._run_private(cell.source, timeout=self.timeout or 60)
                 if nbgrader_meta(cell).get("locked") and not is_solution(cell) and not is_autograded_test(cell):
                     await self._probe(protect_new_globals=True)
+
+    execute_cell = run_sync(async_execute_cell)
 
     def output(self, outs, msg, display_id, cell_index):
         """Keep at most ``max_output_bytes`` of output per cell."""
@@ -194,7 +204,17 @@ class HardenedExecute(Execute):
         return super().output(outs, msg, display_id, cell_index)
 
 
-class DeduplicateGradeCells(Preprocessor):
+class KeepExperimentOutputs(ClearOutput):
+    """nbgrader's ClearOutput, except for cells tagged ``experiment``, whose outputs the student made."""
+
+    def preprocess_cell(self, cell, resources, cell_index):
+        """Clear outputs of every other cell."""
+        if is_experiment(cell):
+            return cell, resources
+        return super().preprocess_cell(cell, resources, cell_index)
+
+
+class DeduplicateGradeCells(NbGraderPreprocessor):
     """Keep the first cell of each grade id; later copies lose their nbgrader metadata (and are flagged)."""
 
     def preprocess(self, nb, resources):
@@ -211,7 +231,7 @@ class DeduplicateGradeCells(Preprocessor):
         return nb, resources
 
 
-class RecordFlags(Preprocessor):
+class RecordFlags(NbGraderPreprocessor):
     """Write the flags collected during autograding into the notebook's metadata."""
 
     def preprocess(self, nb, resources):
@@ -223,7 +243,7 @@ class RecordFlags(Preprocessor):
 HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
 
 
-class HideHiddenTests(Preprocessor):
+class HideHiddenTests(NbGraderPreprocessor):
     """Feedback without hidden tests: their code is removed and a failure among them is summarised."""
 
     def preprocess(self, nb, resources):

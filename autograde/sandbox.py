@@ -16,7 +16,6 @@ sandbox off explicitly (every submission is then flagged ``unsandboxed``).
 from __future__ import annotations
 
 import functools
-import os
 import shutil
 import subprocess
 import sys
@@ -92,6 +91,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             problem = sandbox_problem()
             if problem:
                 raise SandboxUnavailable(problem)
+            if not kw.get("cwd"):
+                raise SandboxUnavailable("no working copy given for the kernel; refusing to sandbox the current folder")
+            self.sandbox_workdir = str(Path(kw["cwd"]).resolve())
         self._ipc_dir = Path(tempfile.mkdtemp(prefix="autograde-kernel-"))
         self.transport = "ipc"
         self.ip = str(self._ipc_dir / "kernel")
@@ -102,8 +104,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         """The kernel's command line, sandboxed."""
         cmd = super().format_kernel_cmd(extra_arguments)
         if self.sandbox == "bwrap":
-            workdir = Path(self.sandbox_workdir or os.getcwd()).resolve()
-            return bwrap_command(cmd, workdir, self._ipc_dir, self.memory_limit_mb)
+            return bwrap_command(cmd, Path(self.sandbox_workdir), self._ipc_dir, self.memory_limit_mb)
         return limited(cmd, self.memory_limit_mb)
 
     async def _async_cleanup_resources(self, restart: bool = False):
