@@ -43,17 +43,18 @@ c.LimitOutput.max_traceback = 100
 # cells neutralised, flags recorded for grades.csv, and feedback without hidden tests.
 from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
 from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, DeduplicateIds, GetGrades, IgnorePattern, LimitOutput,
+    AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput,
     OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
 
 from autograde.hardening import (  # noqa: E402
-    DeduplicateGradeCells, HardenedExecute, HideHiddenTests, KeepExperimentOutputs, RecordFlags)
+    FLAGS_KEY, DeduplicateGradeCells, HardenedExecute, HideHiddenTests, KeepExperimentOutputs, RestoreCellMetadata)
 
-c.Autograde.sanitize_preprocessors = [KeepExperimentOutputs, DeduplicateIds, DeduplicateGradeCells,
+c.Autograde.sanitize_preprocessors = [KeepExperimentOutputs, DeduplicateGradeCells, RestoreCellMetadata,
                                       OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
 c.Autograde.autograde_preprocessors = [HardenedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata, RecordFlags]
+                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+c.ClearMetadataPreprocessor.preserve_nb_metadata_mask = {("language_info", "name"), (FLAGS_KEY,)}
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
 c.HardenedExecute.notebook_timeout = 600     # seconds for a whole notebook
 c.HardenedExecute.max_output_bytes = 1_000_000

@@ -1,13 +1,23 @@
-"""Time each assignment: solution notebook execution and one submission's autograde (median of 3): ``make bench``.
+"""Time the course: notebooks, one submission's autograde, the hardening's cost, parallel grading: ``make bench``.
 
-Autograding runs on a scratch copy of the course (source, config and the ``example-complete``
-submission), so the instructor's gradebook is not touched.
+For each assignment, medians of 3 runs of:
+
+- the solution notebook's execution (nbclient);
+- autograding one complete submission with plain nbgrader (its default preprocessors), with the
+  hardened preprocessors executing every cell as plain nbgrader does, and with the hardened default
+  (cells tagged ``experiment`` not re-executed). The first two give the hardening's overhead.
+
+Then the wall time of ``make autograde`` on 20 submissions of the first assignment with 1 and 2 jobs.
+Autograding runs on scratch copies of the course, so the instructor's gradebook is not touched.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -17,6 +27,7 @@ from .course import api, run
 from .execute import execute
 
 REPEATS = 3
+PARALLEL_SUBMISSIONS = 20
 
 
 def median_seconds(fn, repeats: int = REPEATS) -> tuple[float, list[float]]:
@@ -29,39 +40,97 @@ def median_seconds(fn, repeats: int = REPEATS) -> tuple[float, list[float]]:
     return statistics.median(times), times
 
 
-def notebook_seconds(root: Path, assignment: str) -> tuple[float, list[float]]:
-    """Execution time of the assignment's solution notebooks, all of them per repeat."""
-    sources = sorted((root / "source" / assignment).glob("*.ipynb"))
-    return median_seconds(lambda: [execute(src) for src in sources])
+def scratch_course(root: Path, dest: Path, submissions: dict[str, str]) -> Path:
+    """A course in ``dest`` with source, config, code and the given ``{student: example}`` submissions."""
+    for folder in ("source", "release", "autograde"):
+        shutil.copytree(root / folder, dest / folder, ignore=shutil.ignore_patterns(
+            "submitted", "autograded", "feedback", ".work", "gradebook.db*", "grades.csv", "__pycache__"))
+    shutil.copy(root / "nbgrader_config.py", dest)
+    shutil.copy(root / "Makefile", dest)
+    for student, example in submissions.items():
+        for adir in (root / "autograde" / "submitted" / example).iterdir():
+            shutil.copytree(adir, dest / "autograde" / "submitted" / student / adir.name)
+    return dest
 
 
-def autograde_seconds(root: Path, assignment: str, student: str = "example-complete") -> tuple[float, list[float]]:
-    """Time of ``nbgrader autograde`` of one submission, in a scratch course."""
+PLAIN = {  # nbgrader 0.9.6's own preprocessor lists
+    "Autograde__sanitize_preprocessors": ["nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
+                                          "nbgrader.preprocessors.OverwriteKernelspec",
+                                          "nbgrader.preprocessors.OverwriteCells",
+                                          "nbgrader.preprocessors.CheckCellMetadata"],
+    "Autograde__autograde_preprocessors": ["nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
+                                           "nbconvert.preprocessors.ClearMetadataPreprocessor",
+                                           "nbgrader.preprocessors.LimitOutput", "nbgrader.preprocessors.SaveAutoGrades",
+                                           "nbgrader.preprocessors.AssignLatePenalties",
+                                           "nbgrader.preprocessors.CheckCellMetadata"],
+}
+
+
+def _classes(overrides: dict) -> dict:
+    """Import the classes named in the overrides."""
+    import importlib
+
+    def load(name):
+        module, cls = name.rsplit(".", 1)
+        return getattr(importlib.import_module(module), cls)
+
+    return {k: [load(n) for n in v] for k, v in overrides.items()}
+
+
+def autograde_seconds(root: Path, assignment: str, **overrides) -> tuple[float, list[float]]:
+    """Median time of autograding ``example-complete`` in a scratch course with the given config overrides."""
     with tempfile.TemporaryDirectory() as tmp:
-        scratch = Path(tmp)
-        shutil.copytree(root / "source", scratch / "source")
-        shutil.copy(root / "nbgrader_config.py", scratch)
-        shutil.copytree(root / "autograde" / "submitted" / student / assignment,
-                        scratch / "autograde" / "submitted" / student / assignment)
-        nbgrader = api(scratch)
-        run(nbgrader.generate_assignment(assignment, force=True, create=True), "generate_assignment")
-        return median_seconds(lambda: run(nbgrader.autograde(assignment, student, force=True, create=True),
-                                          "autograde"))
+        course = scratch_course(root, Path(tmp), {"example-complete": "example-complete"})
+        os.environ["COURSE_ROOT"] = str(course)
+        try:
+            nbgrader = api(course, **overrides)
+            run(nbgrader.generate_assignment(assignment, force=True, create=True), "generate_assignment")
+            return median_seconds(lambda: run(nbgrader.autograde(assignment, "example-complete", force=True,
+                                                                 create=True), "autograde"))
+        finally:
+            os.environ.pop("COURSE_ROOT", None)
+
+
+def parallel_seconds(root: Path, jobs: int) -> float:
+    """Wall time of ``make autograde JOBS=jobs`` on PARALLEL_SUBMISSIONS copies of a complete submission."""
+    first = assignments(root)[0]
+    with tempfile.TemporaryDirectory() as tmp:
+        course = scratch_course(root, Path(tmp), {})
+        for i in range(PARALLEL_SUBMISSIONS):
+            shutil.copytree(root / "autograde" / "submitted" / "example-complete" / first,
+                            course / "autograde" / "submitted" / f"student-{i:02d}" / first)
+        venv = Path(sys.prefix)
+        start = time.perf_counter()
+        subprocess.run(["make", f"VENV={venv}", "-o", f"{venv}/.installed", "autograde", f"JOBS={jobs}"],
+                       cwd=course, check=True, capture_output=True)
+        return time.perf_counter() - start
+
+
+def _fmt(times: list[float]) -> str:
+    """Runs as text."""
+    return ", ".join(f"{t:.1f}" for t in times)
 
 
 def main() -> None:
-    """Print one line per assignment and a closing table."""
+    """Print one line per measurement, then the tables."""
     root = course_root()
     rows = []
-    for assignment in assignments(root):
-        nb_med, nb_all = notebook_seconds(root, assignment)
-        ag_med, ag_all = autograde_seconds(root, assignment)
-        rows.append((assignment, nb_med, ag_med))
-        print(f"{assignment}: notebook {nb_med:.1f} s (runs {', '.join(f'{t:.1f}' for t in nb_all)}), "
-              f"autograde one submission {ag_med:.1f} s (runs {', '.join(f'{t:.1f}' for t in ag_all)})")
-    print(f"\n{'assignment':<22}{'notebook s':>12}{'autograde s':>13}   (median of {REPEATS})")
-    for assignment, nb_med, ag_med in rows:
-        print(f"{assignment:<22}{nb_med:>12.1f}{ag_med:>13.1f}")
+    for a in assignments(root):
+        nb, nb_all = median_seconds(lambda: [execute(src) for src in sorted((root / "source" / a).glob("*.ipynb"))])
+        plain, plain_all = autograde_seconds(root, a, **_classes(PLAIN))
+        full, full_all = autograde_seconds(root, a, HardenedExecute__run_experiments=True)
+        default, default_all = autograde_seconds(root, a)
+        rows.append((a, nb, plain, full, default))
+        print(f"{a}: notebook {nb:.1f} s ({_fmt(nb_all)}); autograde plain nbgrader {plain:.1f} s ({_fmt(plain_all)}), "
+              f"hardened running every cell {full:.1f} s ({_fmt(full_all)}), hardened default {default:.1f} s "
+              f"({_fmt(default_all)})")
+    print(f"\n{'assignment':<20}{'notebook':>10}{'plain':>9}{'hardened':>10}{'overhead':>10}{'default':>9}"
+          f"   (seconds, median of {REPEATS}; 'hardened' runs every cell like plain nbgrader)")
+    for a, nb, plain, full, default in rows:
+        print(f"{a:<20}{nb:>10.1f}{plain:>9.1f}{full:>10.1f}{100 * (full / plain - 1):>9.0f}%{default:>9.1f}")
+    one, two = parallel_seconds(root, 1), parallel_seconds(root, 2)
+    print(f"\nmake autograde, {PARALLEL_SUBMISSIONS} submissions of {assignments(root)[0]}: "
+          f"JOBS=1 {one:.1f} s, JOBS=2 {two:.1f} s, speed-up {one / two:.2f}x")
 
 
 if __name__ == "__main__":

@@ -38,7 +38,7 @@ class Outcome:
 
     student: str
     assignment: str
-    status: str = "graded"  # graded | error
+    status: str = "graded"  # graded | error | not regraded (listed from the gradebook)
     messages: list[str] = field(default_factory=list)
     flags: list[str] = field(default_factory=list)
     seconds: float = 0.0
@@ -85,6 +85,11 @@ def stage(folder: Path, work: Path, release: Path, expected: list[str]) -> tuple
             problem = check_notebook(work / f"{name}.ipynb")
             if problem:
                 fatal.append(problem)
+            else:  # flags are the grader's to write: start from the staging flags, not the student's
+                path = work / f"{name}.ipynb"
+                nb = nbformat.read(str(path), as_version=4)
+                nb.metadata["autograde"] = {"flags": list(flags)}
+                nbformat.write(nb, str(path))
     return fatal, notes, flags
 
 
@@ -125,7 +130,7 @@ def grade_submission(root: Path, student: str, assignment: str) -> Outcome:
         out.status = "error"
         out.messages.append(f"nbgrader autograde failed: {_last_error((result.get('error') or '') + (result.get('log') or ''))}")
         return out
-    out.flags += read_flags(root, student, assignment)
+    out.flags = read_flags(root, student, assignment)
     return out
 
 
@@ -182,8 +187,8 @@ def write_csv(path: Path, rows: list[dict]) -> None:
         writer.writerows(rows)
 
 
-def print_table(rows: list[dict], outcomes: list[Outcome]) -> None:
-    """Print the grade table and the summary: graded, flagged, not graded, with reasons."""
+def print_table(rows, outcomes) -> None:
+    """Print this run's rows of the grade table and the summary: graded, flagged, not graded, with reasons."""
     print(f"\n{'student':<20} {'assignment':<20} {'score':>8} {'max':>6}  {'time':>6}  status")
     for row, o in zip(rows, outcomes):
         score = f"{row['score']:g}" if row["score"] != "" else "-"
@@ -236,6 +241,11 @@ def main(argv=None) -> int:
     for student, folder in unknown:
         print(f"warning: {student}/{folder} is not an assignment of this course "
               f"(expected one of {', '.join(assignments(root))}); skipped", file=sys.stderr)
+    from nbgrader.api import Gradebook
+
+    with Gradebook("sqlite:///" + str(root / "autograde" / "gradebook.db")) as gb:  # before parallel workers race
+        for student in sorted({s for s, _ in found}):
+            gb.update_or_create_student(student)
     jobs = [(str(root), student, assignment) for student, assignment in found]
     os.environ["AUTOGRADE_JOBS"] = str(max(1, args.jobs))  # kernels share the cores between parallel jobs
     if args.jobs > 1 and len(jobs) > 1:
@@ -246,9 +256,14 @@ def main(argv=None) -> int:
     for o in outcomes:
         if o.status == "error":
             print(f"error: {o.student}/{o.assignment}: {'; '.join(o.messages)}", file=sys.stderr)
-    rows = grade_rows(root, outcomes)
+    everyone, _ = submissions(root)  # the table lists every submission; others keep their gradebook scores
+    graded_now = {(o.student, o.assignment) for o in outcomes}
+    table = outcomes + [Outcome(s, a, "not regraded", flags=read_flags(root, s, a))
+                        for s, a in everyone if (s, a) not in graded_now]
+    table.sort(key=lambda o: (o.student, o.assignment))
+    rows = grade_rows(root, table)
     write_csv(root / "autograde" / "grades.csv", rows)
-    print_table(rows, outcomes)
+    print_table(*zip(*[(r, o) for r, o in zip(rows, table) if (o.student, o.assignment) in graded_now]) or ([], []))
     print(f"grade table written to {root / 'autograde' / 'grades.csv'}")
     return 0
 

@@ -26,35 +26,34 @@ WATCHED_MODULES = ("builtins", "math", "numpy", "numpy.testing", "numpy.linalg",
 SETUP = r'''
 def _autograde_guard_setup(watched):
     import builtins, importlib.abc, importlib.machinery, json, sys, types
+    # Bound now, before any student code: the guard keeps working if builtins are replaced later.
+    _id, _isinstance, _callable, _vars, _list, _getattr, _print = id, isinstance, callable, vars, list, getattr, print
+    _type, _ModuleType, _dumps, _modules = type, types.ModuleType, json.dumps, sys.modules
     guard = types.ModuleType("_autograde_guard")
     guard.baselines = {}
-
-    def code_id(obj):
-        f = getattr(obj, "__func__", obj)
-        code = getattr(f, "__code__", None)
-        return id(code) if code is not None else 0
-
     kernel_managed = {"builtins.input", "builtins.raw_input", "builtins.display", "builtins.get_ipython",
                       "builtins.exit", "builtins.quit", "builtins.help", "builtins.copyright", "builtins.credits",
                       "builtins.license", "builtins.open"}
 
+    def code_id(obj):
+        f = _getattr(obj, "__func__", obj)
+        code = _getattr(f, "__code__", None)
+        return _id(code) if code is not None else 0
+
     def module_fingerprint(name, module):
         fp = {}
         private = name.startswith("helpers")
-        for key, value in list(vars(module).items()):
+        for key, value in _list(_vars(module).items()):
             if key.startswith("__") or (key.startswith("_") and not private):
                 continue
-            if name + "." + key in kernel_managed:
+            if name + "." + key in kernel_managed or _isinstance(value, _ModuleType):
                 continue
-            if isinstance(value, types.ModuleType):
-                continue
-            if callable(value) or private:
-                fp[name + "." + key] = "%d:%d" % (id(value), code_id(value))
-            if isinstance(value, type) and (value.__module__ or "").startswith(("helpers", "torch")) \
-                    and key in ("Tensor", "Activation", "Graph", "CheckFailed"):
-                for attr, member in list(vars(value).items()):
-                    if callable(member) or isinstance(member, (staticmethod, classmethod, property)):
-                        fp[name + "." + key + "." + attr] = "%d:%d" % (id(member), code_id(member))
+            if _callable(value) or private:
+                fp[name + "." + key] = "%d:%d" % (_id(value), code_id(value))
+            if _isinstance(value, _type) and key in ("Tensor", "Activation", "Graph", "CheckFailed"):
+                for attr, member in _list(_vars(value).items()):
+                    if _callable(member) or _isinstance(member, (staticmethod, classmethod, property)):
+                        fp[name + "." + key + "." + attr] = "%d:%d" % (_id(member), code_id(member))
         return fp
 
     def is_watched(name):
@@ -62,10 +61,18 @@ def _autograde_guard_setup(watched):
 
     def snapshot():
         fp = {}
-        for name in list(sys.modules):
+        for name in _list(_modules):
             if is_watched(name):
-                fp.update(module_fingerprint(name, sys.modules[name]))
+                fp.update(module_fingerprint(name, _modules[name]))
         return fp
+
+    def report(nonce, names):
+        ns = _modules["__main__"].__dict__
+        glob = {k: "%d:%s" % (_id(ns[k]), "m" if _isinstance(ns[k], _ModuleType) else "o") for k in names if k in ns}
+        base = dict(guard.baselines)
+        guard.baselines.clear()
+        present = [m for m in _list(_modules) if is_watched(m)]
+        _print(nonce + _dumps({"now": snapshot(), "imported": base, "globals": glob, "modules": present}))
 
     class Loader(importlib.abc.Loader):
         def __init__(self, inner):
@@ -78,7 +85,7 @@ def _autograde_guard_setup(watched):
 
     class Finder(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path, target=None):
-            if not is_watched(name) or name in sys.modules:
+            if not is_watched(name) or name in _modules:
                 return None
             spec = importlib.machinery.PathFinder.find_spec(name, path)
             if spec is None or spec.loader is None:
@@ -87,9 +94,10 @@ def _autograde_guard_setup(watched):
             return spec
 
     guard.snapshot = snapshot
+    guard.report = report
     guard.baselines.update(snapshot())
     sys.meta_path.insert(0, Finder())
-    sys.modules["_autograde_guard"] = guard
+    _modules["_autograde_guard"] = guard
 
 _autograde_guard_setup(WATCHED)
 del _autograde_guard_setup
@@ -103,21 +111,8 @@ def setup_code() -> str:
 
 def probe_code(nonce: str, watch_globals: list[str]) -> str:
     """Kernel code printing, after ``nonce``, the fingerprints now, those recorded at import time,
-    and the identity of the watched global names (``m`` marks a module)."""
-    return (
-        "def _autograde_probe():\n"
-        "    import json, sys, types\n"
-        "    guard = sys.modules['_autograde_guard']\n"
-        "    ns = sys.modules['__main__'].__dict__\n"
-        f"    names = {sorted(watch_globals)!r}\n"
-        "    glob = {k: '%d:%s' % (id(ns[k]), 'm' if isinstance(ns[k], types.ModuleType) else 'o')\n"
-        "            for k in names if k in ns}\n"
-        "    base = dict(guard.baselines)\n"
-        "    guard.baselines.clear()\n"
-        f"    print({nonce!r} + json.dumps({{'now': guard.snapshot(), 'imported': base, 'globals': glob}}))\n"
-        "_autograde_probe()\n"
-        "del _autograde_probe\n"
-    )
+    the identity of the watched global names (``m`` marks a module) and the watched modules loaded."""
+    return f"__import__('sys').modules['_autograde_guard'].report({nonce!r}, {sorted(watch_globals)!r})\n"
 
 
 def names_used(sources: list[str]) -> set[str]:
@@ -174,8 +169,12 @@ class Ledger:
         for key, value in {**report.get("imported", {}), **report.get("now", {})}.items():
             self.baseline.setdefault(key, value)
         glob = report.get("globals", {})
-        severe = {k for k, v in report.get("now", {}).items() if self.baseline[k] != v}
+        now = report.get("now", {})
+        severe = {k for k, v in now.items() if self.baseline[k] != v}
         severe |= {k for k, v in report.get("imported", {}).items() if self.baseline[k] != v}
+        for m in report.get("modules", []):  # a name deleted from a loaded module counts as replaced
+            severe |= {k for k in self.baseline if k.startswith(m + ".") and k not in now
+                       and k[len(m) + 1:].count(".") <= 1}
         mild = set()
         for key, value in self.protected.items():
             if glob.get(key) != value:

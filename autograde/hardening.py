@@ -13,7 +13,7 @@ nbgrader commands all use them:
   the outputs the student produced stay for manual grading, and grading stays fast.
 - :class:`DeduplicateGradeCells` keeps the first of several cells sharing a grade id (a copied
   grade cell otherwise stops nbgrader for the whole submission).
-- :class:`RecordFlags` stores what was detected in the autograded notebook's metadata, where
+- what is detected is stored in the notebook's metadata (``autograde.flags``), where
   ``make autograde`` reads it for the ``flags`` column.
 - :class:`HideHiddenTests` removes hidden tests and their tracebacks from feedback.
 """
@@ -25,7 +25,7 @@ import re
 import time
 
 from jupyter_core.utils import run_sync
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearOutput, Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer, Unicode
@@ -34,16 +34,12 @@ from .guard import Ledger, names_used, new_nonce, parse_probe, probe_code, setup
 from .nbtools import grade_id, is_autograded_test, is_experiment, is_solution, nbgrader_meta
 
 FLAGS_KEY = "autograde"
+"""Notebook metadata key holding ``{"flags": [...]}``; kept through nbgrader's passes (nbgrader_config.py)."""
 
 
-def _flags(resources) -> list[str]:
-    """The list of flags being collected for this notebook."""
-    return resources.setdefault(FLAGS_KEY, {}).setdefault("flags", [])
-
-
-def _flag(resources, text: str) -> None:
-    """Record one flag once."""
-    flags = _flags(resources)
+def _flag(nb, text: str) -> None:
+    """Record one flag once, in the notebook being graded."""
+    flags = nb.metadata.setdefault(FLAGS_KEY, {}).setdefault("flags", [])
     if text not in flags:
         flags.append(text)
 
@@ -86,12 +82,12 @@ class HardenedExecute(Execute):
     start_new_kernel = run_sync(async_start_new_kernel)
 
     # -- private execution in the kernel --------------------------------------------------------
-    async def _run_private(self, code: str, timeout: float = 60) -> str:
-        """Run code in the kernel outside the notebook; return what it printed on stdout."""
+    async def _run_private(self, code: str, timeout: float = 60) -> tuple[str, bool]:
+        """Run code in the kernel outside the notebook; return what it printed on stdout and whether it finished."""
         from jupyter_core.utils import ensure_async
 
         msg_id = await ensure_async(self.kc.execute(code, store_history=False, allow_stdin=False))
-        chunks, deadline = [], time.monotonic() + timeout
+        chunks, deadline, done = [], time.monotonic() + timeout, False
         while time.monotonic() < deadline:
             try:
                 msg = await ensure_async(self.kc.get_iopub_msg(timeout=max(0.1, deadline - time.monotonic())))
@@ -102,13 +98,15 @@ class HardenedExecute(Execute):
             if msg["msg_type"] == "stream" and msg["content"].get("name") == "stdout":
                 chunks.append(msg["content"]["text"])
             elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
+                done = True
                 break
-        return "".join(chunks)
+        return "".join(chunks), done
 
     async def _probe(self, protect_new_globals: bool) -> tuple[set, set] | None:
         """Run an integrity probe; return the (severe, mild) changes, or None when it gave no answer."""
         nonce = new_nonce()
-        report = parse_probe(await self._run_private(probe_code(nonce, sorted(self._watch))), nonce)
+        text, _ = await self._run_private(probe_code(nonce, sorted(self._watch)), timeout=30)
+        report = parse_probe(text, nonce)
         if report is None:
             return None
         if protect_new_globals:
@@ -132,11 +130,14 @@ class HardenedExecute(Execute):
         self._watch = names_used([c.source for c in nb.cells if is_autograded_test(c)])
         self._bytes: dict[int, int] = {}
         nb, resources = super().preprocess(nb, resources, km)
+        self.nb = nb
+        if self.sandbox != "bwrap":
+            _flag(nb, "unsandboxed: graded without the sandbox (HardenedExecute.sandbox = 'none')")
         ledger = getattr(self, "_ledger", None)
         if ledger is not None and ledger.severe:
-            _flag(resources, "tampering: " + ", ".join(sorted(ledger.severe)[:8]))
+            _flag(nb, "tampering: " + ", ".join(sorted(ledger.severe)[:8]))
         if ledger is not None and ledger.mild:
-            _flag(resources, "review: rebinds " + ", ".join(sorted(ledger.mild)[:8]))
+            _flag(nb, "review: rebinds " + ", ".join(sorted(ledger.mild)[:8]))
         return nb, resources
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
@@ -150,25 +151,33 @@ class HardenedExecute(Execute):
             self._guard_ready = True
         if time.monotonic() - self._started > self.notebook_timeout:
             cell.outputs = [error_output("NotebookTimeLimit", f"not run: the notebook used its {self.notebook_timeout} s")]
-            _flag(self.resources, f"time limit: notebook stopped after {self.notebook_timeout} s")
+            _flag(self.nb, f"time limit: notebook stopped after {self.notebook_timeout} s")
             return cell
         test = is_autograded_test(cell)
         before = await self._probe(protect_new_globals=False) if test else None
+        name = grade_id(cell) or cell_index
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
             cell.outputs.append(error_output("KernelDied", "the kernel died while running this cell "
                                              "(exit, crash or memory); it was restarted for the next cells"))
-            _flag(self.resources, f"kernel died in cell {grade_id(cell) or cell_index}")
+            _flag(self.nb, f"kernel died in cell {name}")
             await self._restart_and_replay(cell_index)
             return cell
+        except CellTimeoutError:
+            cell.outputs.append(error_output("CellTimeoutError", f"stopped after {self.timeout} s"))
+        if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
+            _flag(self.nb, f"timeout in cell {name}")
+            if not (await self._run_private("pass", timeout=10))[1]:  # still busy: start afresh
+                await self._restart_and_replay(cell_index)
+                return cell
         locked = nbgrader_meta(cell).get("locked") and not is_solution(cell)
         after = await self._probe(protect_new_globals=bool(locked and not test))
         if test:
             severe = set().union(*(c[0] for c in (before, after) if c))
             if before is None or after is None:
                 cell.outputs.append(error_output("IntegrityCheckFailed", "the integrity probe got no answer"))
-                _flag(self.resources, "tampering: integrity probe silenced")
+                _flag(self.nb, "tampering: integrity probe silenced")
             elif severe:
                 cell.outputs.append(error_output(
                     "IntegrityCheckFailed", "this test ran after the submission replaced "
@@ -179,11 +188,15 @@ class HardenedExecute(Execute):
         """Start a fresh kernel and re-run the code cells before ``dead_index`` quietly."""
         workdir = self.km.sandbox_workdir
         await self._async_cleanup_kernel()
+        self.km = self.create_kernel_manager()
         await self.async_start_new_kernel(cwd=workdir)
         await self.async_start_new_kernel_client()
         await self._start_guard()
+        lost = ("KernelDied", "CellTimeoutError")
         for cell in self.nb.cells[:dead_index]:
-            if cell.cell_type == "code" and not any(o.get("ename") == "KernelDied" for o in cell.get("outputs", [])):
+            if cell.cell_type != "code" or (is_experiment(cell) and not self.run_experiments):
+                continue
+            if not any(o.get("ename") in lost for o in cell.get("outputs", [])):
                 await self._run_private(cell.source, timeout=self.timeout or 60)
                 if nbgrader_meta(cell).get("locked") and not is_solution(cell) and not is_autograded_test(cell):
                     await self._probe(protect_new_globals=True)
@@ -199,7 +212,7 @@ class HardenedExecute(Execute):
             if used <= self.max_output_bytes:
                 outs.append(NotebookNode(output_type="stream", name="stdout",  # stderr would cost the points
                                          text=f"\n[output beyond {self.max_output_bytes} bytes dropped]\n"))
-                _flag(self.resources, f"output capped in cell {cell_index}")
+                _flag(self.nb, f"output capped in cell {cell_index}")
             return None
         return super().output(outs, msg, display_id, cell_index)
 
@@ -215,28 +228,62 @@ class KeepExperimentOutputs(ClearOutput):
 
 
 class DeduplicateGradeCells(NbGraderPreprocessor):
-    """Keep the first cell of each grade id; later copies lose their nbgrader metadata (and are flagged)."""
+    """Keep the first cell of each grade id; later copies lose their nbgrader metadata (and are flagged).
+
+    Replaces nbgrader's DeduplicateIds, which leaves an empty ``nbgrader`` dict that makes
+    OverwriteCells fail for the whole submission.
+    """
 
     def preprocess(self, nb, resources):
-        """Strip nbgrader metadata from repeated grade ids."""
+        """Remove nbgrader metadata from repeated grade ids (and empty nbgrader metadata)."""
         seen = set()
         for cell in nb.cells:
+            meta = cell.get("metadata", {})
+            if "nbgrader" in meta and not meta["nbgrader"].get("grade_id"):
+                del meta["nbgrader"]
+                continue
             gid = grade_id(cell)
             if gid is None:
                 continue
             if gid in seen:
-                del cell.metadata["nbgrader"]
-                _flag(resources, f"duplicated cell {gid} ignored")
+                del meta["nbgrader"]
+                _flag(nb, f"duplicated cell {gid} ignored")
             seen.add(gid)
         return nb, resources
 
 
-class RecordFlags(NbGraderPreprocessor):
-    """Write the flags collected during autograding into the notebook's metadata."""
+class RestoreCellMetadata(NbGraderPreprocessor):
+    """Give nbgrader metadata back to cells that lost it, matched to the source notebook by cell id
+    (or, for locked cells, by their unchanged text), so a stripped notebook is still graded."""
 
     def preprocess(self, nb, resources):
-        """Store ``resources['autograde']`` as ``nb.metadata['autograde']``."""
-        nb.metadata[FLAGS_KEY] = {"flags": list(_flags(resources))}
+        """Copy metadata from the source notebook's matching cells."""
+        import copy
+
+        import nbformat
+        from nbgrader.coursedir import CourseDirectory
+
+        info = resources["nbgrader"]
+        coursedir = CourseDirectory(config=self.config)
+        path = os.path.join(coursedir.format_path(coursedir.source_directory, ".", info["assignment"]),
+                            info["notebook"] + ".ipynb")
+        if not os.path.exists(path):
+            return nb, resources
+        source = nbformat.read(path, as_version=4)
+        by_id = {c.get("id"): c for c in source.cells if grade_id(c)}
+        by_text = {c.source.strip(): c for c in source.cells if nbgrader_meta(c).get("locked") and not is_solution(c)}
+        present = {grade_id(c) for c in nb.cells if grade_id(c)}
+        restored = 0
+        for cell in nb.cells:
+            if grade_id(cell):
+                continue
+            match = by_id.get(cell.get("id")) or by_text.get(cell.source.strip())
+            if match is not None and grade_id(match) not in present and match.cell_type == cell.cell_type:
+                cell.metadata["nbgrader"] = copy.deepcopy(match.metadata["nbgrader"])
+                present.add(grade_id(match))
+                restored += 1
+        if restored:
+            _flag(nb, f"restored nbgrader metadata of {restored} cells")
         return nb, resources
 
 
@@ -263,6 +310,8 @@ class HideHiddenTests(NbGraderPreprocessor):
                     cell.outputs[i] = error_output(
                         "HiddenTestFailed", f"a hidden test of '{grade_id(cell)}' failed: your code passes the "
                         "visible checks but not the same checks on other inputs; make it general")
+                else:  # a visible check failed: keep its message, drop the traceback (it quotes nearby lines)
+                    cell.outputs[i] = error_output(out.get("ename", "Error"), out.get("evalue", ""))
         return nb, resources
 
 

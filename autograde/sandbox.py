@@ -45,17 +45,24 @@ def sandbox_problem() -> str | None:
     return None
 
 
+@functools.lru_cache(maxsize=1)
+def installed_helpers() -> Path:
+    """The ``helpers`` package a kernel of this environment imports (its editable install), not a local copy."""
+    out = subprocess.run([sys.executable, "-c", "import helpers; print(helpers.__file__)"], cwd="/",
+                         capture_output=True, text=True, check=True, env={"PATH": "/usr/bin:/bin"})
+    return Path(out.stdout.strip()).resolve().parent
+
+
 def hidden_paths() -> list[Path]:
-    """Folders the kernel must not see: the course being graded and the repository."""
-    paths = {course_root().resolve(), ROOT.resolve(), Path(jupyter_runtime_dir()).resolve()}
+    """Folders the kernel must not see: the course being graded, the repository, and the repository
+    the ``helpers`` package is installed from."""
+    paths = {course_root().resolve(), ROOT.resolve(), installed_helpers().parent, Path(jupyter_runtime_dir()).resolve()}
     return sorted(p for p in paths if p.exists() and p != Path("/"))
 
 
 def readable_paths() -> list[Path]:
     """Folders put back read-only inside hidden ones: the Python environment and ``helpers``."""
-    import helpers
-
-    return [Path(sys.prefix).resolve(), Path(helpers.__file__).resolve().parent]
+    return [Path(sys.prefix).resolve(), installed_helpers()]
 
 
 def bwrap_command(cmd: list[str], workdir: Path, ipc_dir: Path, memory_mb: int) -> list[str]:
@@ -65,7 +72,10 @@ def bwrap_command(cmd: list[str], workdir: Path, ipc_dir: Path, memory_mb: int) 
         args += ["--tmpfs", str(path)]
     for path in readable_paths():
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--bind", str(workdir), str(workdir), "--bind", str(ipc_dir), str(ipc_dir),
+    args += ["--bind", str(workdir), str(workdir), "--bind", str(ipc_dir), str(ipc_dir)]
+    for path in hidden_paths():  # what is left of a hidden folder cannot be written either
+        args += ["--remount-ro", str(path)]
+    args += [
              "--unshare-net", "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--die-with-parent",
              "--setenv", "JPY_PARENT_PID", "1",  # no parent poller: the parent is PID 1 in the namespace
              "--setenv", "HOME", "/tmp", "--setenv", "IPYTHONDIR", "/tmp/.ipython",

@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import csv
+import os
 import shutil
+import subprocess
 import sys
+import time
 from pathlib import Path
+from types import SimpleNamespace
 
+import nbformat
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -31,3 +37,78 @@ def scratch_course(tmp_path):
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
     (tmp_path / "autograde").mkdir()
     return tmp_path
+
+
+VENV = Path(sys.prefix)  # the virtual environment running the tests
+CELL_TIMEOUT = "10"  # seconds per cell while grading the corpus (an infinite loop is part of it)
+
+
+def tracked_copy(dest: Path) -> Path:
+    """Copy the files git tracks (plus new, not ignored ones) into ``dest``, as a fresh clone has them."""
+    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
+                           capture_output=True, text=True, check=True).stdout.split("\0")
+    for rel in filter(None, files):
+        if (ROOT / rel).is_file():
+            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
+            shutil.copy2(ROOT / rel, dest / rel)
+    return dest
+
+
+def make(course: Path, *targets: str) -> subprocess.CompletedProcess:
+    """Run make in ``course`` with the test's virtual environment (never reinstalled)."""
+    env = {**os.environ, "AUTOGRADE_CELL_TIMEOUT": CELL_TIMEOUT}
+    return subprocess.run(["make", f"VENV={VENV}", "-o", f"{VENV}/.installed", *targets], cwd=course,
+                          capture_output=True, text=True, timeout=1800, env=env)
+
+
+def submit(course: Path, student: str, assignment: str, name: str, nb=None, raw: str | None = None) -> None:
+    """Place a submitted notebook (a notebook object or raw file text) for ``student``."""
+    path = course / "autograde" / "submitted" / student / assignment / f"{name}.ipynb"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if raw is not None:
+        path.write_text(raw)
+    else:
+        nbformat.write(nb, str(path))
+
+
+def grades(course: Path) -> dict[tuple[str, str], dict]:
+    """grades.csv as a dict keyed by (student_id, assignment)."""
+    with open(course / "autograde" / "grades.csv") as f:
+        return {(r["student_id"], r["assignment"]): r for r in csv.DictReader(f)}
+
+
+@pytest.fixture(scope="session")
+def course(tmp_path_factory):
+    """A scratch copy of the tracked files after `make release` and `make autograde JOBS=2`.
+
+    Besides the examples it holds the submissions of a real class and the adversarial corpus.
+    """
+    from adversarial import add_corpus
+    from autograde.nbtools import is_autograded_test, read, replace_in_solution, with_solutions
+    from wrong import catalogue
+
+    root = tracked_copy(tmp_path_factory.mktemp("clone"))
+    for stale in (root / "release").glob("*/*.ipynb"):  # a folder named like the target must not stop make
+        stale.unlink()
+    (root / "release" / "stale.txt").write_text("left over from an old release")
+    released = make(root, "release")
+    assert released.returncode == 0, released.stdout + released.stderr
+    for a in assignments(root):
+        first = notebook_names(a, root)[0]
+        source = read(root / "source" / a / f"{first}.ipynb")
+        release = read(root / "release" / a / f"{first}.ipynb")
+        w = catalogue(a)[0]
+        submit(root, "wrong-answer", a, first, with_solutions(release, source, replace={
+            w.cell: replace_in_solution(source, w.cell, w.old, w.new)}))
+        deleted = with_solutions(release, source)
+        del deleted.cells[next(i for i, c in enumerate(deleted.cells) if is_autograded_test(c))]
+        submit(root, "deleted-test", a, first, deleted)
+        (root / "autograde" / "submitted" / "no-notebook" / a).mkdir(parents=True)
+        (root / "autograde" / "submitted" / "no-notebook" / a / "notes.txt").write_text("forgot the notebook")
+    submit(root, "typo-folder", "01_autodif", "autodiff", raw="{}")
+    expect = add_corpus(root, ROOT)
+    start = time.perf_counter()
+    graded = make(root, "autograde", "JOBS=2")
+    seconds = time.perf_counter() - start
+    assert graded.returncode == 0, graded.stdout + graded.stderr
+    return SimpleNamespace(root=root, released=released, graded=graded, expect=expect, seconds=seconds)

@@ -1,97 +1,21 @@
 """The Makefile on a scratch copy of the tracked files: `make release` and `make autograde` with real nbgrader.
 
-Besides the example submissions, the scratch course gets submissions a real class produces: a known-wrong
-answer per assignment, invalid JSON, an empty file, a renamed notebook, another kernelspec, a deleted
-test cell, and a folder that is not an assignment. Every one is graded or reported, never a crash.
+The scratch course (the ``course`` fixture in conftest.py) holds the example submissions, what a real
+class produces (a known-wrong answer per assignment, invalid JSON, an empty file, a renamed notebook,
+another kernelspec, a deleted test cell, no notebook, a folder that is not an assignment) and the
+adversarial corpus of tests/adversarial.py. Every one is graded or reported, never a crash.
 """
 
 from __future__ import annotations
 
-import csv
-import json
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
 
-import nbformat
-import pytest
-
 from autograde import assignments, notebook_names
-from autograde.nbtools import autograded_points, is_autograded_test, read, replace_in_solution, with_solutions
-from conftest import ROOT
-from wrong import catalogue
-
-VENV = Path(sys.prefix)  # the virtual environment running the tests
-
-
-def tracked_copy(dest: Path) -> Path:
-    """Copy the files git tracks (plus new, not ignored ones) into ``dest``, as a fresh clone has them."""
-    files = subprocess.run(["git", "ls-files", "-z", "--cached", "--others", "--exclude-standard"], cwd=ROOT,
-                           capture_output=True, text=True, check=True).stdout.split("\0")
-    for rel in filter(None, files):
-        if (ROOT / rel).is_file():
-            (dest / rel).parent.mkdir(parents=True, exist_ok=True)
-            shutil.copy2(ROOT / rel, dest / rel)
-    return dest
-
-
-def make(course: Path, *targets: str) -> subprocess.CompletedProcess:
-    """Run make in ``course`` with the test's virtual environment (never reinstalled)."""
-    return subprocess.run(["make", f"VENV={VENV}", "-o", f"{VENV}/.installed", *targets], cwd=course,
-                          capture_output=True, text=True, timeout=1200)
-
-
-def submit(course: Path, student: str, assignment: str, name: str, nb=None, raw: str | None = None) -> None:
-    """Place a submitted notebook (a notebook object or raw file text) for ``student``."""
-    path = course / "autograde" / "submitted" / student / assignment / f"{name}.ipynb"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if raw is not None:
-        path.write_text(raw)
-    else:
-        nbformat.write(nb, str(path))
-
-
-def grades(course: Path) -> dict[tuple[str, str], dict]:
-    """grades.csv as a dict keyed by (student_id, assignment)."""
-    with open(course / "autograde" / "grades.csv") as f:
-        return {(r["student_id"], r["assignment"]): r for r in csv.DictReader(f)}
-
-
-@pytest.fixture(scope="module")
-def course(tmp_path_factory):
-    """A scratch course after `make release` and `make autograde`, with the outputs of both."""
-    course = tracked_copy(tmp_path_factory.mktemp("clone"))
-    for stale in (course / "release").glob("*/*.ipynb"):  # a folder named like the target must not stop make
-        stale.unlink()
-    (course / "release" / "stale.txt").write_text("left over from an old release")
-    released = make(course, "release")
-    assert released.returncode == 0, released.stdout + released.stderr
-    for a in assignments(course):
-        first = notebook_names(a, course)[0]
-        source = read(course / "source" / a / f"{first}.ipynb")
-        release = read(course / "release" / a / f"{first}.ipynb")
-        complete = with_solutions(release, source)
-        w = catalogue(a)[0]
-        submit(course, "wrong-answer", a, first, with_solutions(release, source, replace={
-            w.cell: replace_in_solution(source, w.cell, w.old, w.new)}))
-        submit(course, "broken-json", a, first, raw='{"cells": [')
-        submit(course, "empty-file", a, first, raw="")
-        submit(course, "renamed", a, "my_answers", complete)
-        (course / "autograde" / "submitted" / "no-notebook" / a).mkdir(parents=True)
-        (course / "autograde" / "submitted" / "no-notebook" / a / "notes.txt").write_text("forgot the notebook")
-        other = nbformat.from_dict(json.loads(nbformat.writes(complete)))
-        other.metadata["kernelspec"] = {"name": "no-such-kernel", "display_name": "Nope", "language": "python"}
-        submit(course, "other-kernel", a, first, other)
-        deleted = nbformat.from_dict(json.loads(nbformat.writes(complete)))
-        first_test = next(i for i, c in enumerate(deleted.cells) if is_autograded_test(c))
-        del deleted.cells[first_test]
-        submit(course, "deleted-test", a, first, deleted)
-    submit(course, "typo-folder", "01_autodif", "autodiff", raw="{}")
-    graded = make(course, "autograde")
-    assert graded.returncode == 0, graded.stdout + graded.stderr
-    return course, released, graded
+from autograde.nbtools import autograded_points, read
+from conftest import ROOT, grades, submit
 
 
 def _max_auto(course: Path, a: str) -> float:
@@ -101,7 +25,7 @@ def _max_auto(course: Path, a: str) -> float:
 
 
 def test_release_in_a_fresh_copy_matches_the_repository(course):
-    course, released, _ = course
+    course = course.root
     assert not (course / "release" / "stale.txt").exists()
     for a in assignments(course):
         for n in notebook_names(a, course):
@@ -110,7 +34,7 @@ def test_release_in_a_fresh_copy_matches_the_repository(course):
 
 
 def test_examples_are_graded(course):
-    course, _, graded = course
+    course, graded = course.root, course.graded
     g = grades(course)
     for a in assignments(course):
         full = _max_auto(course, a)
@@ -123,7 +47,7 @@ def test_examples_are_graded(course):
 
 
 def test_wrong_answer_loses_points_under_nbgrader(course):
-    course, _, _ = course
+    course = course.root
     g = grades(course)
     for a in assignments(course):
         assert g["wrong-answer", a]["status"] == "graded"
@@ -131,7 +55,7 @@ def test_wrong_answer_loses_points_under_nbgrader(course):
 
 
 def test_bad_files_are_reported_with_student_and_reason(course):
-    course, _, graded = course
+    course, graded = course.root, course.graded
     g = grades(course)
     for a in assignments(course):
         assert g["broken-json", a]["status"] == "error" and "not valid JSON" in g["broken-json", a]["message"]
@@ -144,7 +68,7 @@ def test_bad_files_are_reported_with_student_and_reason(course):
 
 
 def test_kernelspec_renamed_notebook_and_deleted_test_cells_do_not_cost_points(course):
-    course, _, _ = course
+    course = course.root
     g = grades(course)
     for a in assignments(course):
         assert float(g["renamed", a]["score"]) == _max_auto(course, a)
@@ -154,13 +78,23 @@ def test_kernelspec_renamed_notebook_and_deleted_test_cells_do_not_cost_points(c
 
 
 def test_a_broken_resubmission_keeps_the_earlier_grade(course):
-    course, _, _ = course
+    course = course.root
     a = assignments(course)[0]
-    before = grades(course)["example-complete", a]["score"]
-    submit(course, "example-complete", a, notebook_names(a, course)[0], raw="not json at all")
-    proc = subprocess.run([sys.executable, "-m", "autograde.grade", "--student", "example-complete"], cwd=course,
-                          capture_output=True, text=True, env={**os.environ, "COURSE_ROOT": str(course)})
-    assert proc.returncode == 0, proc.stderr
-    row = grades(course)["example-complete", a]
+    name = notebook_names(a, course)[0]
+    submit(course, "resubmitter", a, name, read(course / "autograde" / "submitted" / "example-complete" / a / f"{name}.ipynb"))
+
+    def regrade():
+        proc = subprocess.run([sys.executable, "-m", "autograde.grade", "--student", "resubmitter"], cwd=course,
+                              capture_output=True, text=True, env={**os.environ, "COURSE_ROOT": str(course)})
+        assert proc.returncode == 0, proc.stderr
+        return grades(course)
+
+    before = regrade()
+    assert float(before["resubmitter", a]["score"]) == _max_auto(course, a)
+    submit(course, "resubmitter", a, name, raw="not json at all")
+    after = regrade()
+    row = after["resubmitter", a]
     assert row["status"] == "error" and "earlier grades kept" in row["message"]
-    assert row["score"] == before != ""
+    assert row["score"] == before["resubmitter", a]["score"]
+    assert after["example-complete", a]["status"] == "not regraded"  # the table still lists everyone
+    assert after["example-complete", a]["score"] == before["example-complete", a]["score"]

@@ -1,0 +1,201 @@
+"""A corpus of adversarial and malformed submissions, generated for every assignment.
+
+Each entry is built from the assignment's real release and reference solutions, so a new
+assignment is covered without new code. :func:`add_corpus` writes the submissions into a course
+and returns what grading them must give: the expected score (computed by running the same answers
+in-process, see :mod:`autograde.inprocess`), flags that must appear, and text the graded notebook
+must or must not contain.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import nbformat
+
+from autograde import assignments, notebook_names
+from autograde.inprocess import run_cells
+from autograde.nbtools import (autograded_points, grade_id, is_autograded_test, is_solution, read,
+                               replace_in_solution, strip_markers, with_solutions)
+from wrong import catalogue
+
+TAMPER = {
+    "numpy": "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n",
+    "checks": "import helpers.checks as _c\nfor _n in dir(_c):\n    if not _n.startswith('_') and callable(getattr(_c, _n)):\n"
+              "        setattr(_c, _n, lambda *a, **k: None)\n",
+    "code": "import helpers.checks as _c\n_c.close.__code__ = (lambda *a, **k: None).__code__\n"
+            "_c.equal.__code__ = (lambda *a, **k: None).__code__\n_c._fail.__code__ = (lambda *a, **k: None).__code__\n",
+    "builtins": "import builtins\nbuiltins.abs = lambda x: 0.0\nbuiltins.round = lambda *a, **k: 0\n",
+    "global": "import types\nchecks = types.SimpleNamespace(**{_n: (lambda *a, **k: None) for _n in dir(checks)})\n",
+    "detect": "import os\nif 'autograded' in os.getcwd() or os.environ.get('NBGRADER_EXECUTION'):\n"
+              "    import helpers.checks as _c\n    _c._fail = lambda *a, **k: None\n",
+}
+"""Code that replaces what the tests rely on; each is prepended to the first answer cell."""
+
+LIAR = '''
+import functools as _ft, types as _ty
+import numpy as _np
+class _LyingFloat(float):
+    __eq__ = lambda self, other: True
+    __ne__ = lambda self, other: False
+    __sub__ = __rsub__ = lambda self, other: 0.0
+    __abs__ = lambda self: 0.0
+    __float__ = lambda self: 0.0
+    __bool__ = lambda self: True
+class _LyingInt(int):
+    __eq__ = lambda self, other: True
+    __ne__ = lambda self, other: False
+    __index__ = __int__ = lambda self: 0
+class _LyingArray(_np.ndarray):
+    __eq__ = lambda self, other: _np.ones(_np.shape(self), bool)
+    __sub__ = __rsub__ = lambda self, other: _np.zeros(_np.shape(self))
+    __array__ = lambda self, *a, **k: _np.zeros(_np.shape(self))
+def _lie(v):
+    if type(v) is float or isinstance(v, _np.floating): return _LyingFloat(v)
+    if type(v) is int or isinstance(v, _np.integer): return _LyingInt(v)
+    if type(v) is _np.ndarray: return v.view(_LyingArray)
+    if isinstance(v, (tuple, list)): return type(v)(_lie(x) for x in v)
+    if isinstance(v, dict): return {k: _lie(x) for k, x in v.items()}
+    return v
+def _liar(f):
+    return _ft.wraps(f)(lambda *a, **k: _lie(f(*a, **k)))
+for _k, _v in list(globals().items()):
+    if _k.startswith('_'):
+        continue
+    if isinstance(_v, _ty.FunctionType) and _v.__module__ == '__main__':
+        globals()[_k] = _liar(_v)
+    elif type(_v) in (float, int, _np.float64):
+        globals()[_k] = _lie(_v)
+    elif isinstance(_v, dict) and all(isinstance(x, _ty.FunctionType) for x in _v.values()):
+        globals()[_k] = {k: _liar(x) for k, x in _v.items()}
+'''
+"""Appended to every answer cell: the right values, wrapped in objects that claim to equal anything."""
+
+
+@dataclass
+class Expect:
+    """What grading one submission must give."""
+
+    score: float | None = None  # None: not graded (status error)
+    flags: list[str] = field(default_factory=list)  # substrings that must appear in the flags column
+    no_flags: bool = False
+    contains: list[str] = field(default_factory=list)  # text the autograded notebook must hold
+    lacks: list[str] = field(default_factory=list)  # text it must not hold
+    message: str = ""  # substring of the message column
+
+
+def _code_answers(source) -> list[str]:
+    """Grade ids of the code answer cells, in order."""
+    return [grade_id(c) for c in source.cells if is_solution(c) and c.cell_type == "code"]
+
+
+def _reference(source, gid: str) -> str:
+    """The reference answer of one cell, as a student would type it."""
+    return strip_markers(next(c for c in source.cells if grade_id(c) == gid).source)
+
+
+def _expected(source, cwd: Path, replace: dict[str, str]) -> float:
+    """The score the same answers earn when run in-process."""
+    return sum(run_cells(with_solutions(source, source, replace=replace), cwd=cwd).values())
+
+
+def _before_first_answer(source) -> float:
+    """Points of test cells placed before the first answer cell (they run before any tampering)."""
+    points, first = autograded_points(source), _code_answers(source)[0]
+    total = 0.0
+    for cell in source.cells:
+        if grade_id(cell) == first:
+            break
+        if is_autograded_test(cell):
+            total += points[grade_id(cell)]
+    return total
+
+
+def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
+    """Write the corpus into ``course/autograde/submitted``; return expectations by (student, assignment)."""
+    expect: dict[tuple[str, str], Expect] = {}
+    for a in assignments(course):
+        name = notebook_names(a, course)[0]
+        source = read(course / "source" / a / f"{name}.ipynb")
+        release = read(course / "release" / a / f"{name}.ipynb")
+        cwd = course / "source" / a
+        full = sum(autograded_points(source).values())
+        answers = _code_answers(source)
+        first, last = answers[0], answers[-1]
+
+        def put(student, nb=None, raw=None, filename=name):
+            path = course / "autograde" / "submitted" / student / a / f"{filename}.ipynb"
+            path.parent.mkdir(parents=True, exist_ok=True)
+            path.write_text(raw) if raw is not None else nbformat.write(nb, str(path))
+
+        def answered(replace):
+            return with_solutions(release, source, replace=replace)
+
+        kept = _before_first_answer(source)
+        for attack, code in TAMPER.items():
+            put(f"tamper-{attack}", answered({first: code + _reference(source, first)}))
+            expect[f"tamper-{attack}", a] = Expect(score=kept, flags=["tampering"])
+
+        put("liar", answered({gid: _reference(source, gid) + "\n" + LIAR for gid in answers}))
+        expect["liar", a] = Expect(score=kept)
+
+        w = catalogue(a)[0]
+        wrong = replace_in_solution(source, w.cell, w.old, w.new)
+        hide = "import os\nif os.environ.get('NBGRADER_EXECUTION'):\n    import helpers.checks as _c\n" \
+               "    _c._fail = lambda *a, **k: None\n"
+        put("detect-env", answered({w.cell: hide + wrong}))
+        expect["detect-env", a] = Expect(score=_expected(source, cwd, {w.cell: wrong}), no_flags=True)
+
+        private = [str(course / "source"), str(course / "autograde" / "gradebook.db"),
+                   str(course / "autograde" / "submitted"), str(repo / "source"), "../../../../source"]
+        snoop = (f"import os as _os\n_seen = []\nfor _p in {private!r}:\n    try:\n"
+                 "        _os.listdir(_p) if _os.path.isdir(_p) else open(_p, 'rb').read(16)\n        _seen.append(_p)\n"
+                 "    except OSError:\n        pass\nprint('SNOOP-' + ('LEAKED ' + repr(_seen) if _seen else 'BLOCKED'))\n"
+                 f"try:\n    open({str(course / 'autograde' / 'pwned.txt')!r}, 'w').write('x')\n    print('WRITE-' + 'DONE')\n"
+                 "except OSError:\n    print('WRITE-' + 'BLOCKED')\n")
+        put("snoop", answered({first: snoop + _reference(source, first)}))
+        expect["snoop", a] = Expect(score=full, contains=["SNOOP-BLOCKED", "WRITE-BLOCKED"],
+                                    lacks=["SNOOP-LEAKED", "WRITE-DONE"])
+
+        broken_last = _expected(source, cwd, {last: "raise RuntimeError('broken')\n" + _reference(source, last)})
+        resources = {"loop": "while True:\n    pass\n", "memory": "_hog = bytearray(16 * 1024**3)\n",
+                     "exit": "import os\nos._exit(3)\n"}
+        for attack, code in resources.items():
+            put(f"resource-{attack}", answered({last: code + _reference(source, last)}))
+            expect[f"resource-{attack}", a] = Expect(score=broken_last, flags={"exit": ["kernel died"],
+                                                                              "loop": ["timeout"]}.get(attack, []))
+        flood = "for _i in range(150):\n    print('x' * 1_000_000)\n"
+        put("resource-output", answered({last: flood + _reference(source, last)}))
+        expect["resource-output", a] = Expect(score=full, flags=["output capped"])
+
+        complete = answered({})
+        dup = copy.deepcopy(complete)
+        i = next(k for k, c in enumerate(dup.cells) if is_autograded_test(c))
+        dup.cells.insert(i + 1, copy.deepcopy(dup.cells[i]))
+        dup.cells[i + 1].id = dup.cells[i].id + "-copy"
+        put("duplicated-cell", dup)
+        expect["duplicated-cell", a] = Expect(score=full, flags=["duplicated cell"])
+
+        stripped = copy.deepcopy(complete)
+        for cell in stripped.cells:
+            cell.metadata.pop("nbgrader", None)
+        put("stripped-metadata", stripped)
+        expect["stripped-metadata", a] = Expect(score=full)
+
+        other = copy.deepcopy(complete)
+        other.metadata["kernelspec"] = {"name": "julia-1.9", "display_name": "Julia", "language": "julia"}
+        put("other-kernel", other)
+        expect["other-kernel", a] = Expect(score=full, no_flags=True)
+
+        put("renamed", complete, filename="my_answers")
+        expect["renamed", a] = Expect(score=full, flags=["renamed"])
+        put("broken-json", raw=json.dumps(nbformat.writes(complete))[:500])
+        expect["broken-json", a] = Expect(score=None, message="not valid JSON")
+        put("empty-file", raw="")
+        expect["empty-file", a] = Expect(score=None, message="empty file")
+        expect["example-complete", a] = Expect(score=full, no_flags=True)
+        expect["example-blank", a] = Expect(score=0, no_flags=True)
+    return expect

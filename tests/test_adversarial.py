@@ -1,0 +1,101 @@
+"""Autograding that cannot be fooled and loses nothing: the adversarial corpus through real `make autograde`.
+
+The corpus (tests/adversarial.py) is generated from every assignment's release and solutions; the
+``course`` fixture grades it with ``make autograde JOBS=2``. Each submission must get the score its
+honest content earns, with the expected flags, and nothing may leak to it or from it.
+"""
+
+from __future__ import annotations
+
+import html
+import re
+
+import pytest
+
+from autograde import assignments, notebook_names
+from autograde.nbtools import SOLUTION_REGION, read
+from conftest import NOTEBOOKS, ROOT, grades, make
+from test_generated import HIDDEN_REGION
+
+
+def _cases(course):
+    """(student, assignment, expectation) of every corpus entry."""
+    return sorted((s, a, e) for (s, a), e in course.expect.items())
+
+
+def test_every_submission_gets_the_expected_score(course):
+    g = grades(course.root)
+    wrong = {}
+    for student, a, e in _cases(course):
+        row = g[student, a]
+        if e.score is None:
+            ok = row["status"] == "error" and row["score"] == "" and e.message in row["message"]
+        else:
+            ok = row["status"] == "graded" and float(row["score"]) == pytest.approx(e.score)
+        if not ok:
+            wrong[student, a] = (e.score, row["score"], row["status"], row["message"][:120])
+    assert not wrong, wrong
+
+
+def test_flags_name_what_was_detected(course):
+    g = grades(course.root)
+    for student, a, e in _cases(course):
+        flags = g[student, a]["flags"]
+        for text in e.flags:
+            assert text in flags, (student, a, flags)
+        if e.no_flags:
+            assert flags == "", (student, a, flags)
+
+
+def test_no_file_outside_the_working_copy_is_read_or_written(course):
+    for student, a, e in _cases(course):
+        if not (e.contains or e.lacks):
+            continue
+        path = course.root / "autograde" / "autograded" / student / a / f"{notebook_names(a, course.root)[0]}.ipynb"
+        text = path.read_text()
+        for needle in e.contains:
+            assert needle in text, (student, a, needle)
+        for needle in e.lacks:
+            assert needle not in text, (student, a, needle)
+    assert not (course.root / "autograde" / "pwned.txt").exists()
+
+
+def test_summary_reports_graded_flagged_and_failed(course):
+    out = course.graded.stdout
+    summary = re.search(r"(\d+) graded, (\d+) flagged, (\d+) not graded", out)
+    assert summary, out[-2000:]
+    assert int(summary.group(2)) >= 10 and int(summary.group(3)) >= 4
+    assert "flagged  tamper-numpy/" in out and "failed   broken-json/" in out
+    print(f"corpus graded in {course.seconds:.0f} s with JOBS=2")
+
+
+def test_feedback_shows_no_hidden_test(course):
+    done = make(course.root, "feedback")
+    assert done.returncode == 0, done.stderr
+    hidden = set()
+    for a, n in NOTEBOOKS:  # lines only hidden tests have: not in the release, not in a reference answer
+        text = "\n".join(c.source for c in read(ROOT / "source" / a / f"{n}.ipynb").cells)
+        public = "\n".join(c.source for c in read(ROOT / "release" / a / f"{n}.ipynb").cells)
+        public += "\n".join(m[1] for m in SOLUTION_REGION.findall(text))
+        for region in HIDDEN_REGION.findall(text):
+            hidden |= {ln.strip() for ln in region.splitlines() if len(ln.strip()) > 15 and ln.strip() not in public}
+    assert len(hidden) > 10
+    pages = list((course.root / "autograde" / "feedback").glob("*/*/*.html"))
+    assert len(pages) >= 20
+    for page in pages:
+        text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
+        leaked = [ln for ln in hidden if ln in text]
+        assert not leaked, (page, leaked[:3])
+    wrong = (course.root / "autograde" / "feedback" / "wrong-answer" / assignments(course.root)[0]).glob("*.html")
+    assert any("HiddenTestFailed" in p.read_text() for p in wrong)
+
+
+def test_grading_twice_gives_the_same_grades(course):
+    first = grades(course.root)
+    again = make(course.root, "autograde", "JOBS=2")
+    assert again.returncode == 0, again.stderr
+    second = grades(course.root)
+    keys = ("score", "status", "flags")
+    differ = {k: (first[k], second[k]) for k in first if k[0] != "resubmitter" and k in second
+              and any(first[k][f] != second[k][f] for f in keys)}
+    assert not differ, differ
