@@ -1,0 +1,59 @@
+"""autograde.sandbox: what a sandboxed kernel can reach, and failing closed without bubblewrap."""
+
+import asyncio
+import subprocess
+import sys
+
+import pytest
+
+from autograde import sandbox
+from conftest import ROOT
+
+
+def run_sandboxed(code: str, workdir, tmp_path) -> subprocess.CompletedProcess:
+    """Run Python code the way a grading kernel runs."""
+    ipc = tmp_path / "ipc"
+    ipc.mkdir()
+    return subprocess.run(sandbox.bwrap_command([sys.executable, "-c", code], workdir, ipc, 2048),
+                          capture_output=True, text=True, timeout=60)
+
+
+def test_sandbox_hides_the_course_and_keeps_the_working_copy(tmp_path):
+    assert sandbox.sandbox_problem() is None, sandbox.sandbox_problem()
+    work = tmp_path / "work"
+    work.mkdir()
+    code = (f"import os, helpers\n"
+            f"print(os.path.exists({str(ROOT / 'source')!r}), os.path.exists({str(ROOT / 'nbgrader_config.py')!r}))\n"
+            f"open('mine.txt', 'w').write('ok')\n"
+            f"try:\n    open({str(ROOT / 'autograde' / 'x.txt')!r}, 'w')\n    print('wrote')\n"
+            f"except OSError as e:\n    print('read-only', e.errno)\n")
+    out = run_sandboxed(code, work, tmp_path)
+    assert out.returncode == 0, out.stderr
+    seen_source, seen_config, verdict, errno = out.stdout.split()
+    assert (seen_source, seen_config, verdict) == ("False", "False", "read-only")
+    assert errno in ("2", "30")  # the path does not exist there, or it is on a read-only mount
+    assert (work / "mine.txt").read_text() == "ok"
+    assert not (ROOT / "autograde" / "x.txt").exists()
+
+
+def test_sandbox_limits_memory(tmp_path):
+    out = run_sandboxed("bytearray(3 * 1024**3)", tmp_path, tmp_path)
+    assert out.returncode != 0 and "MemoryError" in out.stderr
+
+
+def test_missing_bubblewrap_is_reported_and_refused(monkeypatch):
+    sandbox.sandbox_problem.cache_clear()
+    monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
+    try:
+        assert "bubblewrap (bwrap) is not installed" in sandbox.sandbox_problem()
+        km = sandbox.SandboxedKernelManager(kernel_name="python3")
+        with pytest.raises(sandbox.SandboxUnavailable, match="not installed"):
+            asyncio.run(km._async_pre_start_kernel(cwd="/tmp"))
+    finally:
+        sandbox.sandbox_problem.cache_clear()
+
+
+def test_no_working_copy_means_no_kernel():
+    km = sandbox.SandboxedKernelManager(kernel_name="python3")
+    with pytest.raises(sandbox.SandboxUnavailable, match="no working copy"):
+        asyncio.run(km._async_pre_start_kernel())
