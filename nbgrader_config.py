@@ -56,7 +56,7 @@ c.Autograde.autograde_preprocessors = [HardenedExecute, IgnorePattern, ClearMeta
                                        SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 c.ClearMetadataPreprocessor.preserve_nb_metadata_mask = {("language_info", "name"), (FLAGS_KEY,)}
 c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
-c.HardenedExecute.notebook_timeout = 600     # seconds for a whole notebook
+c.HardenedExecute.notebook_timeout = int(os.environ.get("AUTOGRADE_NOTEBOOK_TIMEOUT", "600"))  # whole notebook, s
 c.HardenedExecute.max_output_bytes = 1_000_000
 c.HardenedExecute.memory_limit_mb = 4096
 c.HardenedExecute.sandbox = os.environ.get("AUTOGRADE_SANDBOX", "bwrap")  # 'none' only where bwrap cannot run

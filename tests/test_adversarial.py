@@ -8,7 +8,10 @@ honest content earns, with the expected flags, and nothing may leak to it or fro
 from __future__ import annotations
 
 import html
+import os
 import re
+import subprocess
+import sys
 
 import pytest
 
@@ -99,3 +102,31 @@ def test_grading_twice_gives_the_same_grades(course):
     differ = {k: (first[k], second[k]) for k in first if k[0] != "resubmitter" and k in second
               and any(first[k][f] != second[k][f] for f in keys)}
     assert not differ, differ
+
+
+def test_a_notebook_over_its_time_limit_loses_only_the_cells_not_run(course):
+    from autograde.nbtools import autograded_points, grade_id, is_solution, strip_markers, with_solutions
+    from conftest import submit
+
+    a = assignments(course.root)[0]
+    name = notebook_names(a, course.root)[0]
+    source = read(course.root / "source" / a / f"{name}.ipynb")
+    answers = [grade_id(c) for c in source.cells if is_solution(c) and c.cell_type == "code"]
+    first = next(c for c in source.cells if grade_id(c) == answers[0])
+    slow = with_solutions(read(course.root / "release" / a / f"{name}.ipynb"), source,
+                          replace={answers[0]: "import time\ntime.sleep(12)\n" + strip_markers(first.source)})
+    submit(course.root, "slow", a, name, slow)
+    env = {**os.environ, "COURSE_ROOT": str(course.root), "AUTOGRADE_NOTEBOOK_TIMEOUT": "8"}
+    out = subprocess.run([sys.executable, "-m", "autograde.grade", "--student", "slow"],
+                         cwd=course.root, capture_output=True, text=True, env=env)
+    assert out.returncode == 0, out.stderr
+    row = grades(course.root)["slow", a]
+    after = False
+    lost = 0.0
+    points = autograded_points(source)
+    for cell in source.cells:  # every test after the slow answer is not run
+        after = after or grade_id(cell) == answers[0]
+        if after and grade_id(cell) in points:
+            lost += points[grade_id(cell)]
+    assert lost > 0 and float(row["score"]) == sum(points.values()) - lost
+    assert "time limit" in row["flags"]
