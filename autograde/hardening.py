@@ -116,8 +116,12 @@ class HardenedExecute(Execute):
         return changes
 
     async def _start_guard(self) -> None:
-        """Fingerprint the tools the tests use, before any cell of the notebook runs."""
+        """Fingerprint the tools the tests use, before any cell of the notebook runs (again after a restart)."""
+        previous = getattr(self, "_ledger", None) if self._guard_ready else None
         self._ledger = Ledger()
+        if previous is not None:  # what a dead kernel had tampered with is still reported
+            self._ledger.severe |= previous.severe
+            self._ledger.mild |= previous.mild
         self._seen: set[str] = set()
         await self._run_private(setup_code())
         await self._probe(protect_new_globals=False)
