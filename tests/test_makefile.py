@@ -34,8 +34,8 @@ def test_release_in_a_fresh_copy_matches_the_repository(course):
 
 
 def test_examples_are_graded(course):
+    g = course.first
     course, graded = course.root, course.graded
-    g = grades(course)
     for a in assignments(course):
         full = _max_auto(course, a)
         assert float(g["example-complete", a]["score"]) == full
@@ -47,16 +47,16 @@ def test_examples_are_graded(course):
 
 
 def test_wrong_answer_loses_points_under_nbgrader(course):
+    g = course.first
     course = course.root
-    g = grades(course)
     for a in assignments(course):
         assert g["wrong-answer", a]["status"] == "graded"
         assert float(g["wrong-answer", a]["score"]) < _max_auto(course, a)
 
 
 def test_bad_files_are_reported_with_student_and_reason(course):
+    g = course.first
     course, graded = course.root, course.graded
-    g = grades(course)
     for a in assignments(course):
         assert g["broken-json", a]["status"] == "error" and "not valid JSON" in g["broken-json", a]["message"]
         assert g["empty-file", a]["status"] == "error" and "empty file" in g["empty-file", a]["message"]
@@ -68,8 +68,8 @@ def test_bad_files_are_reported_with_student_and_reason(course):
 
 
 def test_kernelspec_renamed_notebook_and_deleted_test_cells_do_not_cost_points(course):
+    g = course.first
     course = course.root
-    g = grades(course)
     for a in assignments(course):
         assert float(g["renamed", a]["score"]) == _max_auto(course, a)
         assert "renamed: my_answers.ipynb graded as" in g["renamed", a]["flags"]
