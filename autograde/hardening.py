@@ -31,7 +31,7 @@ from nbgrader.preprocessors import ClearOutput, Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer, Unicode
 
 from .guard import Ledger, names_used, new_nonce, parse_probe, probe_code, setup_code
-from .nbtools import grade_id, is_autograded_test, is_experiment, is_solution, nbgrader_meta
+from .nbtools import HIDDEN_REGION, grade_id, is_autograded_test, is_experiment, is_solution, nbgrader_meta
 
 FLAGS_KEY = "autograde"
 """Notebook metadata key holding ``{"flags": [...]}``; kept through nbgrader's passes (nbgrader_config.py)."""
@@ -291,9 +291,6 @@ class RestoreCellMetadata(NbGraderPreprocessor):
         return nb, resources
 
 
-HIDDEN = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS.*?^[ \t]*### END HIDDEN TESTS[^\n]*\n?", re.M | re.S)
-
-
 class HideHiddenTests(NbGraderPreprocessor):
     """Feedback without hidden tests: their code is removed and a failure among them is summarised."""
 
@@ -302,8 +299,8 @@ class HideHiddenTests(NbGraderPreprocessor):
         for cell in nb.cells:
             if not is_autograded_test(cell) or "BEGIN HIDDEN TESTS" not in cell.source:
                 continue
-            visible_lines = HIDDEN.split(cell.source)[0].count("\n")
-            cell.source = HIDDEN.sub("# (hidden tests run here at grading time)\n", cell.source)
+            visible_lines = HIDDEN_REGION.split(cell.source)[0].count("\n")
+            cell.source = HIDDEN_REGION.sub("# (hidden tests run here at grading time)\n", cell.source)
             for i, out in enumerate(cell.get("outputs", [])):
                 if out.get("output_type") != "error":
                     continue

@@ -7,10 +7,13 @@ import re
 
 import nbformat
 from nbconvert.exporters.exporter import ResourcesDict
-from nbgrader.preprocessors import ClearHiddenTests, ClearSolutions
+from nbgrader.preprocessors import ClearSolutions
 
 SOLUTION_REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*(\n|$)",
                              re.M | re.S)
+HIDDEN_REGION = re.compile(r"^[ \t]*### BEGIN HIDDEN TESTS[^\n]*\n(.*?)^[ \t]*### END HIDDEN TESTS[^\n]*(\n|$)",
+                           re.M | re.S)
+"""A hidden-test region of a test cell; group 1 is its code."""
 
 
 def read(path) -> nbformat.NotebookNode:
@@ -79,11 +82,6 @@ def stubbed(source_nb):
     cfg = Config()
     cfg.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
     return _preprocess(source_nb, ClearSolutions(config=cfg))
-
-
-def without_hidden_tests(nb):
-    """A copy of ``nb`` with the hidden-test regions removed, as in the student version."""
-    return _preprocess(nb, ClearHiddenTests())
 
 
 def with_solutions(student_nb, source_nb, only: set[str] | None = None, replace: dict[str, str] | None = None):

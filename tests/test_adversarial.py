@@ -16,9 +16,8 @@ import sys
 import pytest
 
 from autograde import assignments, notebook_names
-from autograde.nbtools import SOLUTION_REGION, read
+from autograde.nbtools import HIDDEN_REGION, SOLUTION_REGION, read
 from conftest import NOTEBOOKS, ROOT, grades, make
-from test_generated import HIDDEN_REGION
 
 
 def _cases(course):
@@ -80,7 +79,7 @@ def test_feedback_shows_no_hidden_test(course):
         text = "\n".join(c.source for c in read(ROOT / "source" / a / f"{n}.ipynb").cells)
         public = "\n".join(c.source for c in read(ROOT / "release" / a / f"{n}.ipynb").cells)
         public += "\n".join(m[1] for m in SOLUTION_REGION.findall(text))
-        for region in HIDDEN_REGION.findall(text):
+        for region, _ in HIDDEN_REGION.findall(text):
             hidden |= {ln.strip() for ln in region.splitlines() if len(ln.strip()) > 15 and ln.strip() not in public}
     assert len(hidden) > 10
     pages = list((course.root / "autograde" / "feedback").glob("*/*/*.html"))

@@ -2,17 +2,15 @@
 
 from __future__ import annotations
 
-import re
 
 import pytest
 
 from autograde import assignments, notebook_names
 from autograde.examples import EXAMPLES, example_notebook
-from autograde.nbtools import SOLUTION_REGION, is_solution, read
+from autograde.nbtools import HIDDEN_REGION, SOLUTION_REGION, is_solution, read
 from autograde.release import generate_assignment
 from conftest import NOTEBOOKS, ROOT
 
-HIDDEN_REGION = re.compile(r"### BEGIN HIDDEN TESTS\n(.*?)### END HIDDEN TESTS", re.S)
 
 
 def _cells(nb):
@@ -30,7 +28,7 @@ def _private_lines(source_nb) -> set[str]:
     private, public = set(), []
     for cell in source_nb.cells:
         regions = SOLUTION_REGION.findall(cell.source)
-        chunks = [r[1] for r in regions] + HIDDEN_REGION.findall(cell.source)
+        chunks = [r[1] for r in regions] + [r[0] for r in HIDDEN_REGION.findall(cell.source)]
         if is_solution(cell) and not regions:  # a whole-cell answer, e.g. a written model answer
             chunks.append(cell.source)
         private.update(ln.strip() for chunk in chunks for ln in chunk.splitlines())
