@@ -172,6 +172,16 @@ def integer(x, name: str = "value") -> None:
     _integer(x, name)
 
 
+def numbers(x, name: str = "values", length: int | None = None) -> None:
+    """Check that ``x`` is a list or tuple of finite real numbers (of ``length`` entries when given)."""
+    if _type(x) not in (_list, _tuple):
+        _fail(f"{name}: expected a list of numbers, got {_type_name(x)}")
+    if length is not None and _len(x) != length:
+        _fail(f"{name}: expected {length} numbers, got {_len(x)}")
+    for i, v in enumerate(x):
+        _scalar(v, f"{name}[{i}]")
+
+
 def array(x, name: str = "array", shape: tuple | None = None, kind: str = "f") -> None:
     """Check that ``x`` is a finite numpy array of the given shape and dtype kind."""
     _array(x, name, shape, kind)

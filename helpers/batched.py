@@ -1,0 +1,513 @@
+"""Train many small ReLU networks at once as batched tensor operations (the width-sweep engine).
+
+A sweep over widths trains one network per width. Trained one after another, each step of each
+network is a handful of small matrix products plus Python overhead. Here the networks are grouped
+into *buckets* of similar width; the networks of a bucket are zero-padded to the bucket's largest
+width and stacked, so that each layer of the whole bucket is one batched matrix product
+(``torch.baddbmm``/``torch.bmm``), with a hand-written backward pass and optimizers that update
+all the bucket's parameters as one flat tensor.
+
+Zero padding is exact: a padded unit has zero weights in and out and zero bias, so its
+pre-activation is 0, ReLU's derivative there is 0 (as in torch), its gradients are 0, and Adam and
+SGD leave it at 0. Every network therefore follows the same trajectory as when trained alone; in
+float64 the results agree with ``torch.nn`` + ``torch.optim`` to rounding (see the tests).
+
+Networks: ``d_in → M → … → M → d_out`` with ``depth`` hidden ReLU layers of width M and a linear
+output, initialised as ``torch.nn.Linear`` does (see :func:`network`). Loss: mean squared error
+over samples and outputs, as ``torch.nn.MSELoss``.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import multiprocessing
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
+from dataclasses import dataclass, field
+
+import numpy as np
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+_relu_backward = torch.ops.aten.threshold_backward  # gradient where the pre-activation is > 0, else 0
+
+
+def layer_shapes(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> list[tuple[int, int]]:
+    """``(fan_out, fan_in)`` of every linear layer of the network of width ``M``."""
+    sizes = [d_in] + [M] * depth + [d_out]
+    return list(zip(sizes[1:], sizes[:-1]))
+
+
+def n_params(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> int:
+    """Number of weights and biases of the network of width ``M``."""
+    return sum(o * i + o for o, i in layer_shapes(M, depth, d_in, d_out))
+
+
+def flops_per_epoch(M: int, n: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> int:
+    """Useful multiply-add FLOPs (2 per multiply-add) of one epoch over ``n`` samples: forward,
+    weight gradients and input gradients (none for the first layer's input)."""
+    macs = [o * i for o, i in layer_shapes(M, depth, d_in, d_out)]
+    return 2 * n * (2 * sum(macs) + sum(macs[1:]))
+
+
+def init_seed(seed: int, M: int) -> int:
+    """The torch seed that initialises the network of width ``M`` in run ``seed``."""
+    return 1_000_003 * seed + M
+
+
+def network(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8, seed: int = 0,
+            dtype=torch.float32) -> nn.Sequential:
+    """The ``torch.nn`` network of width ``M`` with the engine's initialisation for ``seed``."""
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(init_seed(seed, M))
+        layers = []
+        for k, (o, i) in enumerate(layer_shapes(M, depth, d_in, d_out)):
+            layers += [nn.Linear(i, o, dtype=dtype)] + ([nn.ReLU()] if k < depth else [])
+        return nn.Sequential(*layers)
+
+
+@dataclass(frozen=True)
+class Optimizer:
+    """Hyper-parameters of ``torch.optim.Adam`` or ``torch.optim.SGD`` (no momentum), as the engine applies them."""
+
+    name: str = "adam"
+    betas: tuple[float, float] = (0.9, 0.999)
+    eps: float = 1e-8
+
+    def __post_init__(self):
+        """Only Adam and plain SGD are implemented."""
+        if self.name not in ("adam", "sgd"):
+            raise ValueError(f"optimizer must be 'adam' or 'sgd', not {self.name!r}")
+
+
+@dataclass
+class Result:
+    """What a batched run returns, one row per network in the order of the ``widths`` given."""
+
+    widths: np.ndarray
+    seeds: np.ndarray
+    lr: np.ndarray
+    weight_decay: np.ndarray
+    train_curve: np.ndarray  # (networks, evaluations): full-data training MSE
+    eval_epochs: np.ndarray  # epochs at which train_curve was measured (0 = before training)
+    train_mse: np.ndarray  # at the end (or when the network was stopped)
+    test_mse: np.ndarray
+    stopped_epoch: np.ndarray  # first evaluated epoch with train MSE below stop_below, else -1
+    params: list = field(repr=False, default_factory=list)  # per network: [(W, b), ...] as float64 numpy
+
+    @property
+    def n_params(self) -> np.ndarray:
+        """Parameter count of each network."""
+        return np.array([sum(W.size + b.size for W, b in p) for p in self.params])
+
+
+def plan_buckets(widths, n: int, overhead_flops: float = 1e7, depth: int = 2, d_in: int = 8,
+                 d_out: int = 8) -> list[list[int]]:
+    """Group indices of ``widths`` into buckets minimising padded FLOPs plus a fixed cost per bucket.
+
+    Exact dynamic programme over the widths in increasing order: a bucket costs
+    ``overhead_flops`` (Python and launch overhead, in FLOP-equivalents) plus, for each network it
+    holds, the FLOPs of a network padded to the bucket's largest width.
+    """
+    order = np.argsort(widths, kind="stable")
+    w = [int(widths[i]) for i in order]
+    cost = [0.0] + [math.inf] * len(w)
+    cut = [0] * (len(w) + 1)
+    for j in range(1, len(w) + 1):
+        f = flops_per_epoch(w[j - 1], n, depth, d_in, d_out)
+        for i in range(j):
+            c = cost[i] + overhead_flops + (j - i) * f
+            if c < cost[j]:
+                cost[j], cut[j] = c, i
+    buckets, j = [], len(w)
+    while j > 0:
+        buckets.append([int(k) for k in order[cut[j]:j]])
+        j = cut[j]
+    return buckets[::-1]
+
+
+class _Bucket:
+    """K networks padded to width P, their parameters, gradients and optimizer state as flat tensors."""
+
+    def __init__(self, widths, seeds, lr, weight_decay, depth, d_in, d_out, dtype):
+        K, P = len(widths), max(widths)
+        self.shapes = layer_shapes(P, depth, d_in, d_out)
+        sizes = [K * (o * i + o) for o, i in self.shapes]
+        self.theta = torch.zeros(sum(sizes), dtype=dtype)
+        self.grad = torch.zeros_like(self.theta)
+        self.W, self.b, self.dW, self.db = self._views(self.theta) + self._views(self.grad)
+        for k, (M, s) in enumerate(zip(widths, seeds)):
+            net = network(int(M), depth, d_in, d_out, int(s), dtype)
+            linears = [m for m in net if isinstance(m, nn.Linear)]
+            for W, b, lin in zip(self.W, self.b, linears):
+                o, i = lin.weight.shape
+                W[k, :o, :i] = lin.weight.detach()
+                b[k, :o, 0] = lin.bias.detach()
+        per_net = torch.tensor([float(x) for x in lr], dtype=dtype)
+        self.lr = self._per_element(per_net)
+        self.wd = self._per_element(torch.tensor([float(x) for x in weight_decay], dtype=dtype))
+        self.has_wd = bool((self.wd != 0).any())
+        self.m = torch.zeros_like(self.theta)
+        self.v = torch.zeros_like(self.theta)
+        self.step_count = 0
+        self.K, self.P = K, P
+        lr0, wd0 = float(per_net[0]), float(weight_decay[0])
+        # one learning rate and decay for every network: torch's fused Adam kernel (the one behind
+        # torch.optim.Adam(fused=True)) updates the whole bucket in one pass over memory
+        self.uniform = bool((per_net == lr0).all()) and all(float(w) == wd0 for w in weight_decay)
+        self.lr0, self.wd0 = lr0, wd0
+        self.step_tensor = torch.zeros((), dtype=torch.float32)
+
+    def _views(self, flat):
+        """Per-layer views ``(K, out, in)`` and ``(K, out, 1)`` of a flat parameter-shaped tensor."""
+        K = self.theta.numel() // sum(o * i + o for o, i in self.shapes)
+        Ws, bs, at = [], [], 0
+        for o, i in self.shapes:
+            Ws.append(flat[at:at + K * o * i].view(K, o, i))
+            at += K * o * i
+            bs.append(flat[at:at + K * o].view(K, o, 1))
+            at += K * o
+        return Ws, bs
+
+    def _per_element(self, per_net):
+        """Spread one value per network over every parameter of that network (flat layout)."""
+        out = torch.empty_like(self.theta)
+        for W, b in zip(*self._views(out)):
+            W.copy_(per_net.view(-1, 1, 1).expand_as(W))
+            b.copy_(per_net.view(-1, 1, 1).expand_as(b))
+        return out
+
+    def freeze(self, k: int):
+        """Stop updating network ``k``: its learning rate becomes 0 in every layer."""
+        self.uniform = False
+        for W, b in zip(*self._views(self.lr)):
+            W[k].zero_()
+            b[k].zero_()
+
+    def forward(self, X):
+        """Outputs ``(K, d_out, n)`` for inputs ``X`` of shape ``(1 or K, d_in, n)``; keeps pre-activations.
+
+        Inputs shared by the whole bucket (``X.shape[0] == 1``) go through the first layer as one
+        plain matrix product of all the bucket's first-layer weights, stacked.
+        """
+        K, n = self.K, X.shape[2]
+        self.inputs, self.pre = [X], []
+        last = len(self.W) - 1
+        h = X
+        for l, (W, b) in enumerate(zip(self.W, self.b)):
+            if l == 0 and X.shape[0] == 1:
+                z = torch.addmm(b.view(-1, 1), W.view(-1, W.shape[2]), X[0]).view(K, -1, n)
+            else:
+                z = torch.baddbmm(b, W, h)
+            if l == last:
+                return z
+            self.pre.append(z)
+            h = z.clamp_min(0)
+            self.inputs.append(h)
+
+    def backward(self, G):
+        """Write the gradients of the loss into ``self.grad`` from ``G`` = dLoss/dOutput ``(K, d_out, n)``."""
+        for l in range(len(self.W) - 1, -1, -1):
+            h = self.inputs[l]
+            if l == 0 and h.shape[0] == 1:  # shared inputs: dW1ᵀ for the whole bucket in one product
+                self.dW[0].view(-1, h.shape[1]).copy_(torch.mm(h[0], G.reshape(-1, G.shape[2]).t()).t())
+            else:
+                torch.bmm(G, h.transpose(1, 2), out=self.dW[l])
+            torch.sum(G, dim=2, keepdim=True, out=self.db[l])
+            if l > 0:
+                G = _relu_backward(torch.bmm(self.W[l].transpose(1, 2), G), self.pre[l - 1], 0)
+
+    def step(self, opt: Optimizer):
+        """One optimizer step on every network of the bucket (torch.optim's update rules)."""
+        g = self.grad
+        if opt.name == "adam" and self.uniform:
+            self.step_count += 1
+            self.step_tensor.fill_(self.step_count)
+            torch._fused_adam_([self.theta], [g], [self.m], [self.v], [], [self.step_tensor], lr=self.lr0,
+                               beta1=opt.betas[0], beta2=opt.betas[1], weight_decay=self.wd0, eps=opt.eps,
+                               amsgrad=False, maximize=False)
+            return
+        if self.has_wd:
+            g = g.addcmul(self.wd, self.theta)
+        if opt.name == "sgd":
+            self.theta.addcmul_(self.lr, g, value=-1.0)
+            return
+        self.step_count += 1
+        b1, b2 = opt.betas
+        self.m.lerp_(g, 1 - b1)
+        self.v.mul_(b2).addcmul_(g, g, value=1 - b2)
+        denom = (self.v.sqrt() / math.sqrt(1 - b2 ** self.step_count)).add_(opt.eps)
+        self.theta.addcdiv_(self.m * self.lr, denom, value=-1.0 / (1 - b1 ** self.step_count))
+
+    def params(self, k: int, M: int):
+        """The parameters of network ``k`` (true width ``M``) as float64 numpy arrays."""
+        out = []
+        for (o, i), W, b in zip(layer_shapes(M, len(self.W) - 1, self.W[0].shape[2], self.W[-1].shape[1]),
+                                self.W, self.b):
+            out.append((W[k, :o, :i].double().numpy().copy(), b[k, :o, 0].double().numpy().copy()))
+        return out
+
+
+def _as_runs(x):
+    """Inputs ``(n, d)`` or ``(K, n, d)`` as ``(1 or K, d, n)`` tensors in the engine's transposed layout."""
+    return x.transpose(-1, -2).unsqueeze(0) if x.dim() == 2 else x.transpose(-1, -2)
+
+
+def _broadcast(value, K, name):
+    """One value per network from a scalar or a sequence of length K."""
+    arr = np.broadcast_to(np.asarray(value, dtype=float), (K,)) if np.ndim(value) == 0 else np.asarray(value, float)
+    if arr.shape != (K,):
+        raise ValueError(f"{name} needs one value per network ({K}), got {arr.shape[0]}")
+    return arr
+
+
+def _balance(buckets, widths, n, workers, depth, d_in, d_out):
+    """Split buckets between ``workers`` threads, largest first, each to the least loaded thread."""
+    load = [(sum(flops_per_epoch(max(int(widths[k]) for k in idx), n, depth, d_in, d_out) for _ in idx), i)
+            for i, idx in enumerate(buckets)]
+    groups, totals = [[] for _ in range(workers)], [0.0] * workers
+    for f, i in sorted(load, reverse=True):
+        w = totals.index(min(totals))
+        groups[w].append(i)
+        totals[w] += f
+    return [sorted(g) for g in groups if g]
+
+
+@dataclass
+class _Run:
+    """One bucket's data and records during training."""
+
+    bucket: _Bucket
+    X: torch.Tensor
+    Y: torch.Tensor
+    orders: np.ndarray | None
+    curve: torch.Tensor
+    stopped: np.ndarray
+    epochs_done: int = 0
+
+
+def _train_bucket(run: _Run, *, epochs, batch_size, eval_every, stop_below, opt, tick):
+    """Train one bucket for ``epochs`` epochs, recording the training MSE every ``eval_every`` epochs."""
+    b, X, Y = run.bucket, run.X, run.Y
+    n, d_out = X.shape[2], Y.shape[1]
+
+    def record(e, residual):
+        """Store the MSE after ``e`` epochs from the residual of the current parameters; True when all stopped."""
+        mse = residual.square().mean(dim=(1, 2)).double()
+        run.curve[:, e // eval_every] = mse
+        if stop_below is not None:
+            for j in np.flatnonzero((mse < stop_below).numpy() & (run.stopped < 0)):
+                run.stopped[j] = e
+                b.freeze(int(j))
+            return bool((run.stopped >= 0).all())
+        return False
+
+    full = batch_size is None
+    for e in range(epochs):  # epoch e + 1 starts from the parameters after e epochs
+        if full:
+            residual = b.forward(X).sub_(Y)
+            if e % eval_every == 0 and record(e, residual):
+                return
+            b.backward(residual.mul_(2.0 / (n * d_out)))
+            b.step(opt)
+        else:
+            if e % eval_every == 0 and record(e, b.forward(X).sub_(Y)):
+                return
+            perm = torch.as_tensor(run.orders[:, e])
+            for s in range(0, n, batch_size):
+                Xb, Yb = _gather(X, Y, perm[:, s:s + batch_size])
+                b.backward(b.forward(Xb).sub_(Yb).mul_(2.0 / (Xb.shape[2] * d_out)))
+                b.step(opt)
+        run.epochs_done = e + 1
+        tick(e + 1)
+    if epochs % eval_every == 0:
+        record(epochs, b.forward(X).sub_(Y))
+
+
+def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "adam", x_test=None, y_test=None,
+          depth: int = 2, seeds=0, weight_decay=0.0, batch_size: int | None = None, shuffle_seed: int = 0,
+          eval_every: int = 1, stop_below: float | None = None, dtype=torch.float32, workers: int = 2,
+          overhead_flops: float = 1e7, progress: bool = True, desc: str = "training") -> Result:
+    """Train one network per entry of ``widths`` on ``(x, y)`` and return their curves and final losses.
+
+    ``x``, ``y``: ``(n, d)`` arrays shared by all networks, or ``(K, n, d)`` with one data set per
+    network. ``lr``, ``seeds``, ``weight_decay``: a scalar or one value per network.
+    ``batch_size=None`` is full-batch training; otherwise each epoch visits a fresh random
+    permutation (per network, drawn by :func:`batch_order`) in mini-batches, the last one smaller
+    when ``batch_size`` does not divide ``n``. The training MSE on all of ``x`` is recorded before
+    training and every ``eval_every`` epochs. A network whose recorded training MSE is below
+    ``stop_below`` is frozen there (its learning rate set to 0) and its ``stopped_epoch`` recorded;
+    training ends early once every network is frozen.
+
+    Buckets are shared between ``workers`` threads, each running torch single-threaded: the
+    matrices are small, and two independent streams of small products use two cores better than
+    splitting every product. Results do not depend on ``workers``.
+    """
+    opt = optimizer if isinstance(optimizer, Optimizer) else Optimizer(optimizer)
+    widths = np.asarray(widths, dtype=int)
+    K = len(widths)
+    if K == 0 or (widths < 1).any():
+        raise ValueError("widths must be a non-empty list of positive integers")
+    seeds = _broadcast(seeds, K, "seeds").astype(int)
+    lrs, wds = _broadcast(lr, K, "lr"), _broadcast(weight_decay, K, "weight_decay")
+    x, y = torch.as_tensor(np.asarray(x), dtype=dtype), torch.as_tensor(np.asarray(y), dtype=dtype)
+    if x.dim() not in (2, 3) or x.shape[:-1] != y.shape[:-1] or (x.dim() == 3 and x.shape[0] != K):
+        raise ValueError(f"x and y must be (n, d) or ({K}, n, d) with the same n; got {tuple(x.shape)}, {tuple(y.shape)}")
+    n, d_in, d_out = x.shape[-2], x.shape[-1], y.shape[-1]
+    if batch_size is not None and not 1 <= batch_size <= n:
+        raise ValueError(f"batch_size must be between 1 and n = {n}, or None for full batch")
+    step_n = n if batch_size is None else batch_size
+    buckets = plan_buckets(widths, step_n, overhead_flops, depth, d_in, d_out)
+    orders = None if batch_size is None else batch_order(n, epochs, seeds, shuffle_seed)
+    n_evals = epochs // eval_every + 1
+    runs = [_Run(_Bucket(widths[idx], seeds[idx], lrs[idx], wds[idx], depth, d_in, d_out, dtype),
+                 _as_runs(x if x.dim() == 2 else x[idx]), _as_runs(y if y.dim() == 2 else y[idx]),
+                 None if orders is None else orders[idx],
+                 torch.full((len(idx), n_evals), float("nan"), dtype=torch.float64), np.full(len(idx), -1))
+            for idx in buckets]
+
+    groups = _balance(buckets, widths, step_n, max(1, workers), depth, d_in, d_out)
+    settings = dict(epochs=epochs, batch_size=batch_size, eval_every=eval_every, stop_below=stop_below, opt=opt)
+    bar = tqdm(total=epochs * K, desc=desc, disable=not progress, mininterval=1.0, unit=" net-epochs")
+    threads_before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(1)
+        if len(groups) > 1 and "fork" in multiprocessing.get_all_start_methods():
+            _in_processes(runs, groups, settings, bar)
+        else:
+            _in_threads(runs, groups, settings, bar)
+    finally:
+        torch.set_num_threads(threads_before)
+    bar.update(bar.total - bar.n)
+    bar.close()
+
+    curve = torch.empty((K, n_evals), dtype=torch.float64)
+    stopped = np.full(K, -1)
+    train_mse, test_mse, params = np.empty(K), np.full(K, np.nan), [None] * K
+    xt = None if x_test is None else torch.as_tensor(np.asarray(x_test), dtype=dtype)
+    yt = None if y_test is None else torch.as_tensor(np.asarray(y_test), dtype=dtype)
+    for idx, run in zip(buckets, runs):
+        curve[idx], stopped[idx] = run.curve, run.stopped
+        train_mse[idx] = _mse(run.bucket, run.X, run.Y)
+        if xt is not None:
+            test_mse[idx] = _mse(run.bucket, _as_runs(xt if xt.dim() == 2 else xt[idx]),
+                                 _as_runs(yt if yt.dim() == 2 else yt[idx]))
+        for j, k in enumerate(idx):
+            params[k] = run.bucket.params(j, int(widths[k]))
+    return Result(widths, seeds, lrs, wds, curve.numpy(), np.arange(n_evals) * eval_every, train_mse, test_mse,
+                  stopped, params)
+
+
+def _in_threads(runs, groups, settings, bar):
+    """Train each group of buckets in a thread of this process."""
+    lock = threading.Lock()
+
+    def work(group):
+        """Train this thread's buckets one after another."""
+        for i in group:
+            k = runs[i].bucket.K
+            _train_bucket(runs[i], **settings, tick=lambda e: e % 100 == 0 and _locked(lock, bar.update, 100 * k))
+
+    with ThreadPoolExecutor(len(groups)) as pool:
+        list(pool.map(work, groups))
+
+
+_FORKED: dict = {}  # what a forked worker inherits: the runs and the progress counter
+
+
+def _work_in_child(group):
+    """In a forked worker: train this group's buckets; return their parameters and records."""
+    torch.set_num_threads(1)
+    runs, counter = _FORKED["runs"], _FORKED["counter"]
+    out = {}
+    for i in group:
+        run, k = runs[i], runs[i].bucket.K
+
+        def tick(e, k=k):
+            """Count finished network-epochs for the parent's progress bar."""
+            if e % 100 == 0:
+                with counter.get_lock():
+                    counter.value += 100 * k
+
+        _train_bucket(run, **_FORKED["settings"], tick=tick)
+        out[i] = (run.bucket.theta.numpy(), run.curve.numpy(), run.stopped)
+    return out
+
+
+def _in_processes(runs, groups, settings, bar):
+    """Train each group of buckets in a forked process: Python's GIL then serialises nothing."""
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("q", 0)
+    _FORKED.update(runs=runs, counter=counter, settings=settings)
+    try:
+        with ProcessPoolExecutor(len(groups), mp_context=ctx) as pool:
+            futures = [pool.submit(_work_in_child, g) for g in groups]
+            while not wait(futures, timeout=0.5).not_done == set():
+                bar.update(counter.value - bar.n)
+            for f in futures:
+                for i, (theta, curve, stopped) in f.result().items():
+                    runs[i].bucket.theta.copy_(torch.from_numpy(theta))
+                    runs[i].curve.copy_(torch.from_numpy(curve))
+                    runs[i].stopped[:] = stopped
+    finally:
+        _FORKED.clear()
+
+
+def _locked(lock, f, *args):
+    """Call ``f(*args)`` holding ``lock``."""
+    with lock:
+        f(*args)
+
+
+def _mse(bucket, X, Y) -> np.ndarray:
+    """Per-network mean squared error of ``bucket`` on ``(X, Y)`` in the engine's layout."""
+    return (bucket.forward(X) - Y).square_().mean(dim=(1, 2)).double().numpy()
+
+
+def _gather(X, Y, cols):
+    """The mini-batch ``cols`` (``(K, b)`` sample indices) of inputs and targets in transposed layout."""
+    K = cols.shape[0]
+    idx = cols.unsqueeze(1)
+    return (X.expand(K, -1, -1).gather(2, idx.expand(-1, X.shape[1], -1)),
+            Y.expand(K, -1, -1).gather(2, idx.expand(-1, Y.shape[1], -1)))
+
+
+def batch_order(n: int, epochs: int, seeds, shuffle_seed: int = 0) -> np.ndarray:
+    """The sample order of every epoch for every network: ``(networks, epochs, n)`` permutations.
+
+    Network k's orders depend only on ``(shuffle_seed, seeds[k])``, so a per-network loop can
+    visit the same mini-batches.
+    """
+    seeds = np.atleast_1d(np.asarray(seeds, dtype=int))
+    out = np.empty((len(seeds), epochs, n), dtype=np.int64)
+    for k, s in enumerate(seeds):
+        g = np.random.default_rng([shuffle_seed, int(s)])
+        out[k] = g.permuted(np.broadcast_to(np.arange(n), (epochs, n)), axis=1)
+    return out
+
+
+def reference_train(M: int, x, y, *, epochs: int, lr: float = 1e-3, optimizer: str = "adam", depth: int = 2,
+                    seed: int = 0, weight_decay: float = 0.0, batch_size: int | None = None,
+                    shuffle_seed: int = 0, dtype=torch.float64) -> tuple[nn.Sequential, list[float]]:
+    """One network trained alone with ``torch.nn`` and ``torch.optim`` (the per-model loop the engine replaces).
+
+    Returns the trained network and the training loss of every step (before that step's update).
+    """
+    x, y = torch.as_tensor(np.asarray(x), dtype=dtype), torch.as_tensor(np.asarray(y), dtype=dtype)
+    net = network(M, depth, x.shape[1], y.shape[1], seed, dtype)
+    cls = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
+    opt = cls(net.parameters(), lr=lr, weight_decay=weight_decay)
+    loss_fn = nn.MSELoss()
+    n = x.shape[0]
+    orders = batch_order(n, epochs, [seed], shuffle_seed)[0] if batch_size else None
+    losses = []
+    for e in range(epochs):
+        batches = [slice(None)] if batch_size is None else [orders[e, s:s + batch_size] for s in range(0, n, batch_size)]
+        for sel in batches:
+            opt.zero_grad()
+            loss = loss_fn(net(x[sel]), y[sel])
+            loss.backward()
+            opt.step()
+            losses.append(loss.item())
+    return net, losses

@@ -1,0 +1,140 @@
+"""helpers.batched: the engine reproduces per-model torch.nn + torch.optim training, and the teacher data."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import batched, checks
+from helpers.data import teacher, teacher_data
+
+STEPS = 200
+
+
+@pytest.fixture(scope="module")
+def xy():
+    """A small float64 regression problem (n = 30, 8 → 8)."""
+    g = np.random.default_rng(7)
+    return g.standard_normal((30, 8)), g.standard_normal((30, 8))
+
+
+def _flat(params):
+    """All parameters of a [(W, b), ...] list or a torch module as one float64 vector."""
+    if isinstance(params, torch.nn.Module):
+        return np.concatenate([p.detach().double().numpy().ravel() for p in params.parameters()])
+    return np.concatenate([a.ravel() for W, b in params for a in (W, b)])
+
+
+def _rel(a, b):
+    """Largest entrywise difference relative to the largest entry of ``b``."""
+    return float(np.abs(a - b).max() / np.abs(b).max())
+
+
+@pytest.mark.parametrize("optimizer,lr,batch_size,weight_decay", [
+    ("adam", 1e-2, None, 0.0),   # full batch, as in the double-descent sweep
+    ("adam", 5e-3, 7, 1e-3),     # mini-batches with a smaller last batch (30 = 4*7 + 2), decay
+    ("sgd", 5e-2, None, 0.0),
+    ("sgd", 2e-2, 8, 1e-2),
+])
+def test_engine_reproduces_torch_optim_in_float64(xy, optimizer, lr, batch_size, weight_decay):
+    x, y = xy
+    widths, seeds = [1, 3, 8, 20, 37], [0, 1, 2, 3, 4]  # several buckets, each padded to its widest network
+    epochs = STEPS if batch_size is None else STEPS // 4
+    result = batched.train(widths, x, y, epochs=epochs, lr=lr, optimizer=optimizer, seeds=seeds,
+                           batch_size=batch_size, weight_decay=weight_decay, dtype=torch.float64,
+                           overhead_flops=0.0 if optimizer == "sgd" else 1e12, progress=False)
+    for k, (M, s) in enumerate(zip(widths, seeds)):
+        net, losses = batched.reference_train(M, x, y, epochs=epochs, lr=lr, optimizer=optimizer, seed=s,
+                                              batch_size=batch_size, weight_decay=weight_decay)
+        assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10, f"width {M}"
+        if batch_size is None:  # the recorded curve is the loss before each step
+            np.testing.assert_allclose(result.train_curve[k, :epochs], losses, rtol=1e-10, atol=1e-10 * losses[0])
+
+
+def test_depth_and_per_network_learning_rates(xy):
+    x, y = xy
+    result = batched.train([4, 4, 9], x, y, epochs=STEPS, lr=[0.01, 0.03, 0.02], optimizer="sgd", depth=5,
+                           seeds=[0, 1, 2], dtype=torch.float64, progress=False)
+    for k, (M, lr) in enumerate([(4, 0.01), (4, 0.03), (9, 0.02)]):
+        net, _ = batched.reference_train(M, x, y, epochs=STEPS, lr=lr, optimizer="sgd", depth=5, seed=k)
+        assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10
+
+
+def test_results_do_not_depend_on_threads_and_buckets_only_round(xy):
+    x, y = (a.astype(np.float32) for a in xy)
+    widths = [2, 5, 17, 30, 31, 60]
+    one, two, alone = [batched.train(widths, x, y, epochs=50, workers=w, overhead_flops=o, progress=False)
+                       for w, o in [(1, 4e7), (2, 4e7), (2, 0.0)]]
+    np.testing.assert_array_equal(two.train_curve, one.train_curve)  # threads: bit for bit
+    for k in range(len(widths)):
+        np.testing.assert_array_equal(_flat(two.params[k]), _flat(one.params[k]))
+    np.testing.assert_allclose(alone.train_curve, one.train_curve, rtol=1e-4)  # padding: float32 rounding only
+
+
+def test_stop_below_freezes_each_network_where_it_crossed(xy):
+    x, y = xy
+    result = batched.train([40, 60], x, y, epochs=400, lr=1e-2, seeds=[0, 1], stop_below=1e-2, dtype=torch.float64,
+                           progress=False)
+    assert (result.stopped_epoch > 0).all() and (result.train_mse < 1e-2).all()
+    for k, M in enumerate([40, 60]):
+        e = int(result.stopped_epoch[k])
+        assert result.train_curve[k, e - 1] >= 1e-2 > result.train_curve[k, e]
+        net, _ = batched.reference_train(M, x, y, epochs=e, lr=1e-2, seed=k)
+        assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10
+
+
+def test_test_loss_and_counts(xy):
+    x, y = xy
+    result = batched.train([3, 20], x, y, epochs=5, x_test=x[:10], y_test=y[:10], progress=False)
+    assert result.test_mse.shape == (2,) and np.isfinite(result.test_mse).all()
+    assert list(result.n_params) == [batched.n_params(3), batched.n_params(20)] == [3**2 + 18 * 3 + 8, 768]
+    assert batched.n_params(20) == sum(p.numel() for p in batched.network(20).parameters())
+    # forward 2N(8M + M² + 8M), weight gradients the same, input gradients 2N(M² + 8M)
+    assert batched.flops_per_epoch(20, 100) == 2 * 100 * (2 * (160 + 400 + 160) + 400 + 160)
+
+
+def test_buckets_cover_every_width_once_in_order():
+    widths = np.array([50, 3, 200, 17, 17, 90, 2])
+    buckets = batched.plan_buckets(widths, 100)
+    flat = [i for b in buckets for i in b]
+    assert sorted(flat) == list(range(len(widths)))
+    assert [widths[i] for i in flat] == sorted(widths)
+    assert len(batched.plan_buckets(widths, 100, overhead_flops=0.0)) == len(set(widths))
+    assert len(batched.plan_buckets(widths, 100, overhead_flops=1e15)) == 1
+
+
+@pytest.mark.parametrize("kwargs,message", [
+    (dict(widths=[]), "widths"),
+    (dict(widths=[0, 3]), "widths"),
+    (dict(lr=[0.1, 0.2, 0.3]), "lr needs one value per network"),
+    (dict(batch_size=0), "batch_size"),
+    (dict(optimizer="rmsprop"), "optimizer"),
+    (dict(y=np.zeros((29, 8))), "same n"),
+])
+def test_bad_arguments_get_clear_messages(xy, kwargs, message):
+    args = dict(widths=[2, 3], x=xy[0], y=xy[1], epochs=1, progress=False) | kwargs
+    with pytest.raises(ValueError, match=message):
+        batched.train(args.pop("widths"), args.pop("x"), args.pop("y"), **args)
+
+
+def test_teacher_data_is_seeded_nested_and_scaled():
+    a, b, c = teacher_data(100, seed=0), teacher_data(200, seed=0), teacher_data(100, seed=1)
+    np.testing.assert_array_equal(b.x_train[:100], a.x_train)
+    np.testing.assert_array_equal(b.y_train[:100], a.y_train)
+    np.testing.assert_array_equal(c.x_test, a.x_test)
+    assert not np.array_equal(c.x_train, a.x_train)
+    assert a.x_train.dtype == np.float32 and a.y_train.shape == (100, 8) and a.x_test.shape == (1000, 8)
+    big = teacher(np.random.default_rng(3).standard_normal((20_000, 8)))
+    np.testing.assert_allclose(big.std(axis=0), 1.0, atol=0.03)
+    noisy = teacher_data(2000, seed=2, noise_std=0.5, n_test=1)
+    residual = noisy.y_train - teacher(noisy.x_train.astype(np.float64))
+    assert noisy.noise_var == 0.25 and abs(residual.var() - 0.25) < 0.01
+    with pytest.raises(ValueError):
+        teacher_data(0)
+
+
+def test_numbers_check_accepts_lists_of_real_numbers_only():
+    checks.numbers([1.0, 2, np.float64(3.0)], "losses", length=3)
+    for bad, msg in [((1.0,), "2 numbers"), ([1.0, "2"], r"losses\[1\]"), (np.ones(2), "list"),
+                     ([1.0, float("nan")], "finite")]:
+        with pytest.raises(checks.CheckFailed, match=msg):
+            checks.numbers(bad, "losses", length=2)
