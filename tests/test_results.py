@@ -34,3 +34,18 @@ def test_initialization_figures():
     assert all(b > a for a, b in zip(tanh, tanh[1:])) and tanh[-1] / tanh[0] > 1e3
     assert max(relu) - min(relu) <= 1e-6 * max(relu)
     assert math.isfinite(relu[0])
+
+
+def test_double_descent_figures():
+    s = summary("03_double_descent", "double_descent")
+    assert s["R_t"] == 0.25 and s["teacher_test_mse"] == pytest.approx(0.25, rel=0.1)
+    assert s["threshold_M"] == pytest.approx(20.5466, abs=1e-4) and s["threshold_params"] == 800
+    # the test-error peak sits near the interpolation threshold, far above both descents
+    assert 15 <= s["peak_M"] <= 35
+    assert s["peak_test_mse"] > 2 * s["min_test_mse_before_peak"]
+    assert s["peak_test_mse"] > 2 * s["test_mse_M200"]
+    assert s["sweet_spot_M"] < s["peak_M"]
+    # more data can hurt: the width past the N = 100 threshold gets worse with N = 200, the other better
+    (m_at, m_past) = sorted(s["test_mse_N100"], key=int)
+    assert s["test_mse_N200"][m_past] > s["test_mse_N100"][m_past]
+    assert s["test_mse_N200"][m_at] < s["test_mse_N100"][m_at]

@@ -1,0 +1,59 @@
+"""Known-wrong answers for assignment 3 (double descent)."""
+
+from . import Wrong
+
+PARAMS = "return int((d_in * M + M) + (M * M + M) + (M * d_out + d_out))"
+MODEL = "return nn.Sequential(nn.Linear(d_in, M), nn.ReLU(), nn.Linear(M, M), nn.ReLU(), nn.Linear(M, d_out))"
+LOOP = ("    optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n    loss_fn = nn.MSELoss()\n    losses = []\n"
+        "    for _ in range(epochs):\n")
+LOOP_NEW_ADAM = ("    loss_fn = nn.MSELoss()\n    losses = []\n    for _ in range(epochs):\n"
+                 "        optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n")
+ROOT = "return float((-b + np.sqrt(b * b - 4 * c)) / 2)"
+
+WRONG = [
+    Wrong("param_count", PARAMS, "return int(d_in * M + M * M + M * d_out)", ("test_param_count",), "forgets the biases"),
+    Wrong("param_count", PARAMS, "return int((d_in * M + M) + (M * M + M) + M * d_out)", ("test_param_count",),
+          "forgets the output bias"),
+    Wrong("param_count", PARAMS, "return int(M * M + 18 * M + 8)", ("test_param_count",),
+          "hard-codes d_in = d_out = 8"),
+    Wrong("param_count", PARAMS, "return int((d_in * M + M) + (M * d_out + d_out))", ("test_param_count",),
+          "counts one hidden layer"),
+    Wrong("make_model", MODEL, MODEL.replace("nn.Linear(M, d_out))", "nn.Linear(M, d_out), nn.ReLU())"),
+          ("test_make_model",), "ReLU on the output: the network cannot predict negative targets"),
+    Wrong("make_model", MODEL, "return nn.Sequential(nn.Linear(d_in, M), nn.ReLU(), nn.Linear(M, d_out))",
+          ("test_make_model",), "one hidden layer"),
+    Wrong("make_model", MODEL, MODEL.replace("nn.Linear(M, M), nn.ReLU()", "nn.Linear(M, M)"), ("test_make_model",),
+          "no activation after the second layer: the two layers collapse"),
+    Wrong("make_model", MODEL, MODEL.replace("nn.ReLU()", "nn.Tanh()"), ("test_make_model",), "tanh instead of ReLU"),
+    Wrong("make_model", MODEL, MODEL.replace("nn.Linear(d_in, M)", "nn.Linear(d_in, M, bias=False)"),
+          ("test_make_model",), "first layer without bias"),
+    Wrong("train_model", "torch.optim.Adam(model.parameters(), lr=lr)", "torch.optim.SGD(model.parameters(), lr=lr)",
+          ("test_train_model",), "plain gradient descent instead of Adam"),
+    Wrong("train_model", "        optimizer.zero_grad()\n", "", ("test_train_model",),
+          "never zeroes the gradients: they accumulate over epochs"),
+    Wrong("train_model", "loss_fn = nn.MSELoss()", "loss_fn = nn.MSELoss(reduction='sum')", ("test_train_model",),
+          "sum of squared errors instead of the mean"),
+    Wrong("train_model", LOOP, LOOP_NEW_ADAM, ("test_train_model",),
+          "a new Adam optimizer every epoch resets its moment estimates"),
+    Wrong("train_model", "losses.append(loss.item())", "losses.append(loss_fn(model(x), y).item())",
+          ("test_train_model",), "records the loss after the update"),
+    Wrong("train_model", "lr=lr)", "lr=1e-3)", ("test_train_model",), "ignores the lr argument"),
+    Wrong("threshold_width", ROOT, "return float(np.ceil((-b + np.sqrt(b * b - 4 * c)) / 2))", ("test_threshold_width",),
+          "rounds the width up to an integer"),
+    Wrong("threshold_width", "c = d_out - d_out * n_train", "c = d_out - n_train", ("test_threshold_width",),
+          "one equation per sample instead of one per output"),
+    Wrong("threshold_width", "c = d_out - d_out * n_train", "c = -d_out * n_train", ("test_threshold_width",),
+          "forgets the output biases in the count"),
+    Wrong("threshold_width", "b = d_in + d_out + 2", "b = 18", ("test_threshold_width",), "hard-codes d_in = d_out = 8"),
+    Wrong("sweep_landmarks", "first = 0 if fails.size == 0 else fails[-1] + 1",
+          "first = int(np.argmax(tr < tol))", ("test_sweep_landmarks",),
+          "first width below tol, although a wider one fails again"),
+    Wrong("sweep_landmarks", "    order = np.argsort(widths)\n", "    order = np.arange(len(widths))\n",
+          ("test_sweep_landmarks",), "assumes the widths are sorted"),
+    Wrong("sweep_landmarks", "peak = sweet + int(np.argmax(te[sweet:]))", "peak = int(np.argmax(te))",
+          ("test_sweep_landmarks",), "peak over all widths: the smallest model can have the largest error"),
+    Wrong("sweep_landmarks", "sweet = int(np.argmin(te[:first]))", "sweet = int(np.argmin(te))",
+          ("test_sweep_landmarks",), "sweet spot over all widths, including the second descent"),
+    Wrong("sweep_landmarks", '"peak_M": int(w[peak])', '"peak_M": int(peak)', ("test_sweep_landmarks",),
+          "returns the index of the peak instead of its width"),
+]
