@@ -9,7 +9,7 @@ JOBS   ?= 1
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 .DEFAULT_GOAL := all
-.PHONY: all venv release notebooks examples autograde feedback validate lab test bench clean help
+.PHONY: all venv release notebooks examples autograde feedback validate lab test bench bench-sweep clean help
 
 all: venv release autograde  ## set up, regenerate release/, autograde the example submissions, print the grades
 
@@ -44,12 +44,15 @@ lab: venv  ## start JupyterLab on the course
 test: venv  ## run the whole test suite (unit tests, hidden-test tests, nbval on notebooks/)
 	$(PY) -m pytest
 
-bench: venv  ## print notebook execution and autograde times (median of 3)
+bench: venv  ## print notebook execution and autograde times (median of 3), then the width-sweep benchmark
 	$(PY) -m autograde.bench
+
+bench-sweep: venv  ## only the width-sweep engine against a per-model loop (last line: SWEEP ...)
+	$(PY) -m autograde.bench_sweep
 
 clean:  ## remove grading outputs (not the gradebook) and caches
 	rm -rf autograde/autograded autograde/feedback autograde/.work autograde/grades.csv
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 help:  ## list the targets
-	@grep -E '^[a-z]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | sed 's/:.*## /\t/'

@@ -7,7 +7,8 @@ For each assignment, medians of 3 runs of:
   hardened preprocessors executing every cell as plain nbgrader does, and with the hardened default
   (cells tagged ``experiment`` not re-executed). The first two give the hardening's overhead.
 
-Then the wall time of ``make autograde`` on 20 submissions of the first assignment with 1 and 2 jobs.
+Then the wall time of ``make autograde`` on 20 submissions of the first assignment with 1 and 2 jobs,
+and last the width-sweep engine's benchmark (:mod:`autograde.bench_sweep`), ending with its ``SWEEP`` line.
 Autograding runs on scratch copies of the course, so the instructor's gradebook is not touched.
 """
 
@@ -22,7 +23,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import assignments, course_root
+from . import assignments, bench_sweep, course_root
 from .course import api, run
 from .execute import execute
 
@@ -130,7 +131,8 @@ def main() -> None:
         print(f"{a:<20}{nb:>10.1f}{plain:>9.1f}{full:>10.1f}{100 * (full / plain - 1):>9.0f}%{default:>9.1f}")
     one, two = parallel_seconds(root, 1), parallel_seconds(root, 2)
     print(f"\nmake autograde, {PARALLEL_SUBMISSIONS} submissions of {assignments(root)[0]}: "
-          f"JOBS=1 {one:.1f} s, JOBS=2 {two:.1f} s, speed-up {one / two:.2f}x")
+          f"JOBS=1 {one:.1f} s, JOBS=2 {two:.1f} s, speed-up {one / two:.2f}x\n")
+    bench_sweep.main([])
 
 
 if __name__ == "__main__":
