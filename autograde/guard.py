@@ -81,6 +81,8 @@ def _autograde_guard_setup(watched):
             return self.inner.create_module(spec)
         def exec_module(self, module):
             self.inner.exec_module(module)
+            if module.__name__ == "torch":  # torch._dynamo rebinds torch.manual_seed when first imported
+                __import__("torch._dynamo")
             guard.baselines.update(module_fingerprint(module.__name__, module))
 
     class Finder(importlib.abc.MetaPathFinder):
