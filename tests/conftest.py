@@ -40,7 +40,7 @@ def scratch_course(tmp_path):
 
 
 VENV = Path(sys.prefix)  # the virtual environment running the tests
-CELL_TIMEOUT = "10"  # seconds per cell while grading the corpus (an infinite loop is part of it)
+CELL_TIMEOUT = "20"  # seconds per cell while grading the corpus (an infinite loop is part of it; importing torch is not)
 
 
 def tracked_copy(dest: Path) -> Path:
