@@ -139,8 +139,9 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
             put(f"tamper-{attack}", answered({first: code + _reference(source, first)}))
             expect[f"tamper-{attack}", a] = Expect(score=kept, flags=["tampering"])
 
-        put("liar", answered({gid: _reference(source, gid) + "\n" + LIAR for gid in answers}))
-        expect["liar", a] = Expect(score=kept)
+        lies = {gid: _reference(source, gid) + "\n" + LIAR for gid in answers}
+        put("liar", answered(lies))  # numbers lie and fail the checks; objects such as a torch model do not lie
+        expect["liar", a] = Expect(score=_expected(source, cwd, lies))
 
         w = catalogue(a)[0]
         wrong = replace_in_solution(source, w.cell, w.old, w.new)
