@@ -151,7 +151,7 @@ class _Bucket:
         self.m = torch.zeros_like(self.theta)
         self.v = torch.zeros_like(self.theta)
         self.step_count = 0
-        self.K, self.P = K, P
+        self.K = K
         lr0, wd0 = float(per_net[0]), float(weight_decay[0])
         # one learning rate and decay for every network: torch's fused Adam kernel (the one behind
         # torch.optim.Adam(fused=True)) updates the whole bucket in one pass over memory
@@ -443,7 +443,7 @@ def _in_processes(runs, groups, settings, bar):
     try:
         with ProcessPoolExecutor(len(groups), mp_context=ctx) as pool:
             futures = [pool.submit(_work_in_child, g) for g in groups]
-            while not wait(futures, timeout=0.5).not_done == set():
+            while wait(futures, timeout=0.5).not_done:
                 bar.update(counter.value - bar.n)
             for f in futures:
                 for i, (theta, curve, stopped) in f.result().items():
