@@ -44,8 +44,8 @@ lab: venv  ## start JupyterLab on the course
 test: venv  ## run the whole test suite (unit tests, hidden-test tests, nbval on notebooks/)
 	$(PY) -m pytest
 
-bench: venv  ## print notebook execution and autograde times (median of 3), then the width-sweep benchmark
-	$(PY) -m autograde.bench
+bench: venv  ## print notebook execution and autograde times (median of 3), then the width-sweep benchmark (A=03_double_descent: that assignment's times only)
+	$(PY) -m autograde.bench $(A)
 
 bench-sweep: venv  ## only the width-sweep engine against a per-model loop (last line: SWEEP ...)
 	$(PY) -m autograde.bench_sweep

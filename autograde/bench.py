@@ -112,11 +112,20 @@ def _fmt(times: list[float]) -> str:
     return ", ".join(f"{t:.1f}" for t in times)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     """Print one line per measurement, then the tables."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("assignment", nargs="*", help="only these assignments' notebook and autograde times "
+                        "(no parallel grading, no sweep); default: everything")
+    args = parser.parse_args(argv)
     root = course_root()
+    unknown = sorted(set(args.assignment) - set(assignments(root)))
+    if unknown:
+        parser.error(f"unknown assignment(s) {', '.join(unknown)}; the course has {', '.join(assignments(root))}")
     rows = []
-    for a in assignments(root):
+    for a in args.assignment or assignments(root):
         nb, nb_all = median_seconds(lambda: [execute(src) for src in sorted((root / "source" / a).glob("*.ipynb"))])
         plain, plain_all = autograde_seconds(root, a, **_classes(PLAIN))
         full, full_all = autograde_seconds(root, a, HardenedExecute__run_experiments=True)
@@ -129,6 +138,8 @@ def main() -> None:
           f"   (seconds, median of {REPEATS}; 'hardened' runs every cell like plain nbgrader)")
     for a, nb, plain, full, default in rows:
         print(f"{a:<20}{nb:>10.1f}{plain:>9.1f}{full:>10.1f}{100 * (full / plain - 1):>9.0f}%{default:>9.1f}")
+    if args.assignment:
+        return
     one, two = parallel_seconds(root, 1), parallel_seconds(root, 2)
     print(f"\nmake autograde, {PARALLEL_SUBMISSIONS} submissions of {assignments(root)[0]}: "
           f"JOBS=1 {one:.1f} s, JOBS=2 {two:.1f} s, speed-up {one / two:.2f}x\n")

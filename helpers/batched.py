@@ -30,7 +30,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-_relu_backward = torch.ops.aten.threshold_backward  # gradient where the pre-activation is > 0, else 0
+_relu_backward = torch.ops.aten.threshold_backward  # gradient where the activation is > 0, else 0
 
 
 def layer_shapes(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> list[tuple[int, int]]:
@@ -186,13 +186,13 @@ class _Bucket:
             b[k].zero_()
 
     def forward(self, X):
-        """Outputs ``(K, d_out, n)`` for inputs ``X`` of shape ``(1 or K, d_in, n)``; keeps pre-activations.
+        """Outputs ``(K, d_out, n)`` for inputs ``X`` of shape ``(1 or K, d_in, n)``; keeps the activations.
 
         Inputs shared by the whole bucket (``X.shape[0] == 1``) go through the first layer as one
         plain matrix product of all the bucket's first-layer weights, stacked.
         """
         K, n = self.K, X.shape[2]
-        self.inputs, self.pre = [X], []
+        self.inputs = [X]
         last = len(self.W) - 1
         h = X
         for l, (W, b) in enumerate(zip(self.W, self.b)):
@@ -202,8 +202,7 @@ class _Bucket:
                 z = torch.baddbmm(b, W, h)
             if l == last:
                 return z
-            self.pre.append(z)
-            h = z.clamp_min(0)
+            h = z.clamp_min_(0)  # in place: h > 0 exactly where z > 0, all ReLU's backward needs
             self.inputs.append(h)
 
     def backward(self, G):
@@ -216,7 +215,7 @@ class _Bucket:
                 torch.bmm(G, h.transpose(1, 2), out=self.dW[l])
             torch.sum(G, dim=2, keepdim=True, out=self.db[l])
             if l > 0:
-                G = _relu_backward(torch.bmm(self.W[l].transpose(1, 2), G), self.pre[l - 1], 0)
+                G = _relu_backward(torch.bmm(self.W[l].transpose(1, 2), G), h, 0)
 
     def step(self, opt: Optimizer):
         """One optimizer step on every network of the bucket (torch.optim's update rules)."""
@@ -262,16 +261,15 @@ def _broadcast(value, K, name):
     return arr
 
 
-def _balance(buckets, widths, n, workers, depth, d_in, d_out):
-    """Split buckets between ``workers`` threads, largest first, each to the least loaded thread."""
-    load = [(sum(flops_per_epoch(max(int(widths[k]) for k in idx), n, depth, d_in, d_out) for _ in idx), i)
-            for i, idx in enumerate(buckets)]
-    groups, totals = [[] for _ in range(workers)], [0.0] * workers
-    for f, i in sorted(load, reverse=True):
-        w = totals.index(min(totals))
-        groups[w].append(i)
-        totals[w] += f
-    return [sorted(g) for g in groups if g]
+def _largest_first(buckets, widths, n, overhead_flops, depth, d_in, d_out) -> list[int]:
+    """Bucket indices by decreasing estimated cost per epoch, the order in which workers take them.
+
+    Taking the largest buckets first and each next bucket as soon as a worker is free keeps the
+    workers busy until the end (longest-processing-time-first scheduling).
+    """
+    cost = [overhead_flops + len(idx) * flops_per_epoch(max(int(widths[k]) for k in idx), n, depth, d_in, d_out)
+            for idx in buckets]
+    return sorted(range(len(buckets)), key=lambda i: -cost[i])
 
 
 @dataclass
@@ -340,9 +338,10 @@ def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "a
     ``stop_below`` is frozen there (its learning rate set to 0) and its ``stopped_epoch`` recorded;
     training ends early once every network is frozen.
 
-    Buckets are shared between ``workers`` threads, each running torch single-threaded: the
-    matrices are small, and two independent streams of small products use two cores better than
-    splitting every product. Results do not depend on ``workers``.
+    Buckets are shared between ``workers`` forked processes (threads where fork is unavailable),
+    each running torch single-threaded and taking the next largest bucket when free: the matrices
+    are small, and independent streams of small products use the cores better than splitting every
+    product. Results do not depend on ``workers``.
     """
     opt = optimizer if isinstance(optimizer, Optimizer) else Optimizer(optimizer)
     widths = np.asarray(widths, dtype=int)
@@ -367,16 +366,17 @@ def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "a
                  torch.full((len(idx), n_evals), float("nan"), dtype=torch.float64), np.full(len(idx), -1))
             for idx in buckets]
 
-    groups = _balance(buckets, widths, step_n, max(1, workers), depth, d_in, d_out)
+    order = _largest_first(buckets, widths, step_n, overhead_flops, depth, d_in, d_out)
+    workers = max(1, min(workers, len(buckets)))
     settings = dict(epochs=epochs, batch_size=batch_size, eval_every=eval_every, stop_below=stop_below, opt=opt)
     bar = tqdm(total=epochs * K, desc=desc, disable=not progress, mininterval=1.0, unit=" net-epochs")
     threads_before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        if len(groups) > 1 and "fork" in multiprocessing.get_all_start_methods():
-            _in_processes(runs, groups, settings, bar)
+        if workers > 1 and "fork" in multiprocessing.get_all_start_methods():
+            _in_processes(runs, order, workers, settings, bar)
         else:
-            _in_threads(runs, groups, settings, bar)
+            _in_threads(runs, order, workers, settings, bar)
     finally:
         torch.set_num_threads(threads_before)
     bar.update(bar.total - bar.n)
@@ -399,57 +399,53 @@ def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "a
                   stopped, params)
 
 
-def _in_threads(runs, groups, settings, bar):
-    """Train each group of buckets in a thread of this process."""
+def _in_threads(runs, order, workers, settings, bar):
+    """Train the buckets in ``workers`` threads of this process, each taking the next bucket of ``order``."""
     lock = threading.Lock()
 
-    def work(group):
-        """Train this thread's buckets one after another."""
-        for i in group:
-            k = runs[i].bucket.K
-            _train_bucket(runs[i], **settings, tick=lambda e: e % 100 == 0 and _locked(lock, bar.update, 100 * k))
+    def work(i):
+        """Train bucket ``i``."""
+        k = runs[i].bucket.K
+        _train_bucket(runs[i], **settings, tick=lambda e: e % 100 == 0 and _locked(lock, bar.update, 100 * k))
 
-    with ThreadPoolExecutor(len(groups)) as pool:
-        list(pool.map(work, groups))
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(work, order))
 
 
 _FORKED: dict = {}  # what a forked worker inherits: the runs and the progress counter
 
 
-def _work_in_child(group):
-    """In a forked worker: train this group's buckets; return their parameters and records."""
+def _work_in_child(i):
+    """In a forked worker: train bucket ``i``; return its parameters and records."""
     torch.set_num_threads(1)
-    runs, counter = _FORKED["runs"], _FORKED["counter"]
-    out = {}
-    for i in group:
-        run, k = runs[i], runs[i].bucket.K
+    run, counter = _FORKED["runs"][i], _FORKED["counter"]
 
-        def tick(e, k=k):
-            """Count finished network-epochs for the parent's progress bar."""
-            if e % 100 == 0:
-                with counter.get_lock():
-                    counter.value += 100 * k
+    def tick(e):
+        """Count finished network-epochs for the parent's progress bar."""
+        if e % 100 == 0:
+            with counter.get_lock():
+                counter.value += 100 * run.bucket.K
 
-        _train_bucket(run, **_FORKED["settings"], tick=tick)
-        out[i] = (run.bucket.theta.numpy(), run.curve.numpy(), run.stopped)
-    return out
+    _train_bucket(run, **_FORKED["settings"], tick=tick)
+    return run.bucket.theta.numpy(), run.curve.numpy(), run.stopped
 
 
-def _in_processes(runs, groups, settings, bar):
-    """Train each group of buckets in a forked process: Python's GIL then serialises nothing."""
+def _in_processes(runs, order, workers, settings, bar):
+    """Train the buckets in ``workers`` forked processes (Python's GIL then serialises nothing),
+    each taking the next bucket of ``order`` when it is free."""
     ctx = multiprocessing.get_context("fork")
     counter = ctx.Value("q", 0)
     _FORKED.update(runs=runs, counter=counter, settings=settings)
     try:
-        with ProcessPoolExecutor(len(groups), mp_context=ctx) as pool:
-            futures = [pool.submit(_work_in_child, g) for g in groups]
-            while wait(futures, timeout=0.5).not_done:
+        with ProcessPoolExecutor(workers, mp_context=ctx) as pool:
+            futures = {i: pool.submit(_work_in_child, i) for i in order}
+            while wait(futures.values(), timeout=0.5).not_done:
                 bar.update(counter.value - bar.n)
-            for f in futures:
-                for i, (theta, curve, stopped) in f.result().items():
-                    runs[i].bucket.theta.copy_(torch.from_numpy(theta))
-                    runs[i].curve.copy_(torch.from_numpy(curve))
-                    runs[i].stopped[:] = stopped
+            for i, f in futures.items():
+                theta, curve, stopped = f.result()
+                runs[i].bucket.theta.copy_(torch.from_numpy(theta))
+                runs[i].curve.copy_(torch.from_numpy(curve))
+                runs[i].stopped[:] = stopped
     finally:
         _FORKED.clear()
 
