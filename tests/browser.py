@@ -18,9 +18,9 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import urllib.request
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -34,6 +34,9 @@ CHROMIUM_PACKAGE = "chromium"
 
 STEP_TIMEOUT_S = 300
 """Longest wait for one Run All or one Validate."""
+
+CELL_TIMEOUT_LOG = "Timeout waiting for execute reply"
+"""What the server logs when Validate interrupts a cell that ran past nbgrader's cell timeout."""
 
 LEAKED_ENV = ("JUPYTER", "JPY_", "IPYTHON", "PYTHONPATH", "PYTHONHOME", "COURSE_ROOT", "AUTOGRADE_", "NBGRADER_",
               "MPLBACKEND", "MPLCONFIGDIR", "XDG_")
@@ -113,10 +116,14 @@ class Lab:
             self.proc = subprocess.Popen(cmd, cwd=self.root, env=student_env(self.home), stdout=log,
                                          stderr=subprocess.STDOUT, start_new_session=True)
 
-    def log(self, lines: int = 40) -> str:
-        """The last lines of the server's log."""
-        text = self.log_path.read_text(errors="replace") if self.log_path.exists() else ""
-        return "\n".join(text.splitlines()[-lines:])
+    def log(self, lines: int = 40, since: int = 0) -> str:
+        """The last lines of the server's log, from byte ``since`` on."""
+        data = self.log_path.read_bytes()[since:] if self.log_path.exists() else b""
+        return "\n".join(data.decode(errors="replace").splitlines()[-lines:])
+
+    def log_size(self) -> int:
+        """How many bytes the server has logged so far."""
+        return self.log_path.stat().st_size if self.log_path.exists() else 0
 
     def api(self, path: str, method: str = "GET", timeout: float = 10):
         """The JSON answer of the server's ``path`` (token sent as a header)."""
@@ -170,7 +177,7 @@ def no_dialog(page) -> None:
 
 @dataclass
 class Result:
-    """What one job saw: the notebook as saved, Validate's verdict, a screenshot, times, or the error that stopped it."""
+    """What one job saw: the saved notebook, Validate's verdict, a screenshot, times, or the error that stopped it."""
 
     saved: nbformat.NotebookNode | None = None
     verdict: str | None = None  # class of nbgrader's message: validation-success, validation-failed, ...
@@ -179,6 +186,7 @@ class Result:
     screenshot: Path | None = None
     seconds: float = 0.0
     steps: dict[str, float] = field(default_factory=dict)  # seconds of each step
+    interrupted: int = 0  # cells Validate interrupted at nbgrader's cell timeout
     error: str | None = None
 
 
@@ -226,10 +234,12 @@ class Job:
                 result.saved = nbformat.read(str(lab.root / self.rel), as_version=4)
             if self.validate:
                 begin("Validate")
+                logged = lab.log_size()
                 page.locator(".jp-NotebookPanel jp-button.validate-button").click()
                 dialog = page.locator(".jp-Dialog")
                 dialog.wait_for(timeout=STEP_TIMEOUT_S * 1000)
                 result.dialog = dialog.inner_text()
+                result.interrupted = lab.log(lines=10**6, since=logged).count(CELL_TIMEOUT_LOG)
                 message = dialog.locator("#validation-message")
                 if message.count():
                     result.verdict = next((c for c in message.get_attribute("class").split()
@@ -238,6 +248,9 @@ class Job:
                         "m => [...m.querySelectorAll('.jp-RenderedText > pre')].filter((_, i) => i % 2 === 0)"
                         ".map(p => p.innerText)")
             begin("screenshot")
+            shown = page.locator(".jp-NotebookPanel [data-mime-type='application/vnd.jupyter.stderr']")
+            if not self.validate and shown.count():  # an untouched notebook: show where Run All stopped
+                shown.first.scroll_into_view_if_needed()
             result.screenshot = artifacts / f"{self.stem}.png"
             page.screenshot(path=str(result.screenshot))
             begin("done")
@@ -254,32 +267,51 @@ class Job:
         return result
 
 
-def _lane(lab: Lab, jobs: queue.Queue, results: dict, artifacts: Path) -> None:
-    """Take jobs until none is left, in one Chromium talking to ``lab``."""
+def _lane(lab: Lab, jobs: queue.Queue, results: dict, failures: list, artifacts: Path) -> None:
+    """Take jobs until none is left, in one Chromium talking to ``lab``; record a failure to start the browser."""
     from playwright.sync_api import sync_playwright
 
-    with sync_playwright() as p:
-        browser = p.chromium.launch(executable_path=chromium(), args=["--disable-dev-shm-usage"])
-        try:
-            while True:
-                try:
-                    job = jobs.get_nowait()
-                except queue.Empty:
-                    return
-                results[job.key] = job.run(browser, lab, artifacts)
-        finally:
-            browser.close()
+    try:
+        with sync_playwright() as p:
+            browser = p.chromium.launch(executable_path=chromium(), args=["--disable-dev-shm-usage"])
+            try:
+                while True:
+                    try:
+                        job = jobs.get_nowait()
+                    except queue.Empty:
+                        return
+                    results[job.key] = job.run(browser, lab, artifacts)
+            finally:
+                browser.close()
+    except Exception as exc:
+        failures.append(exc)
 
 
 def run_jobs(jobs: list[Job], labs: list[Lab], artifacts: Path) -> dict[tuple[str, str, str], Result]:
-    """Do ``jobs`` (taken in the order given) spread over ``labs``, one Chromium per lab; results by job key."""
+    """Do ``jobs`` (taken in the order given) spread over ``labs``, one Chromium per lab; results by job key.
+
+    On an interrupt no further job starts and the call returns at once, so that the caller can stop
+    the servers; the lanes are daemon threads and end with them or with the interpreter.
+    """
     todo: queue.Queue = queue.Queue()
     for job in jobs:
         todo.put(job)
     results: dict = {}
-    with ThreadPoolExecutor(len(labs)) as pool:
-        for lane in [pool.submit(_lane, lab, todo, results, artifacts) for lab in labs]:
-            lane.result()
+    failures: list[Exception] = []
+    lanes = [threading.Thread(target=_lane, args=(lab, todo, results, failures, artifacts), daemon=True)
+             for lab in labs]
+    try:
+        for lane in lanes:
+            lane.start()
+        for lane in lanes:
+            while lane.is_alive():
+                lane.join(0.5)
+    except BaseException:
+        while not todo.empty():
+            todo.get_nowait()
+        raise
+    if failures:
+        raise failures[0]
     return results
 
 
