@@ -30,6 +30,10 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+MIN_BUCKETS = 2
+"""A plan with fewer buckets is split (networks alternately) so that two workers share the work; this
+does not depend on ``workers``, so neither do the results."""
+
 _relu_backward = torch.ops.aten.threshold_backward  # gradient where the activation is > 0, else 0
 
 
@@ -279,7 +283,7 @@ class _Run:
     bucket: _Bucket
     X: torch.Tensor
     Y: torch.Tensor
-    orders: np.ndarray | None
+    orders: object  # the bucket's epoch_orders iterator, None for full batches
     curve: torch.Tensor
     stopped: np.ndarray
     epochs_done: int = 0
@@ -312,7 +316,7 @@ def _train_bucket(run: _Run, *, epochs, batch_size, eval_every, stop_below, opt,
         else:
             if e % eval_every == 0 and record(e, b.forward(X).sub_(Y)):
                 return
-            perm = torch.as_tensor(run.orders[:, e])
+            perm = torch.from_numpy(next(run.orders))
             for s in range(0, n, batch_size):
                 Xb, Yb = _gather(X, Y, perm[:, s:s + batch_size])
                 b.backward(b.forward(Xb).sub_(Yb).mul_(2.0 / (Xb.shape[2] * d_out)))
@@ -332,7 +336,7 @@ def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "a
     ``x``, ``y``: ``(n, d)`` arrays shared by all networks, or ``(K, n, d)`` with one data set per
     network. ``lr``, ``seeds``, ``weight_decay``: a scalar or one value per network.
     ``batch_size=None`` is full-batch training; otherwise each epoch visits a fresh random
-    permutation (per network, drawn by :func:`batch_order`) in mini-batches, the last one smaller
+    permutation (per network, drawn by :func:`epoch_orders`) in mini-batches, the last one smaller
     when ``batch_size`` does not divide ``n``. The training MSE on all of ``x`` is recorded before
     training and every ``eval_every`` epochs. A network whose recorded training MSE is below
     ``stop_below`` is frozen there (its learning rate set to 0) and its ``stopped_epoch`` recorded;
@@ -358,11 +362,14 @@ def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "a
         raise ValueError(f"batch_size must be between 1 and n = {n}, or None for full batch")
     step_n = n if batch_size is None else batch_size
     buckets = plan_buckets(widths, step_n, overhead_flops, depth, d_in, d_out)
-    orders = None if batch_size is None else batch_order(n, epochs, seeds, shuffle_seed)
+    while len(buckets) < MIN_BUCKETS and max(map(len, buckets)) > 1:  # e.g. one width, many seeds
+        big = max(buckets, key=len)
+        buckets.remove(big)
+        buckets += [big[0::2], big[1::2]]
     n_evals = epochs // eval_every + 1
     runs = [_Run(_Bucket(widths[idx], seeds[idx], lrs[idx], wds[idx], depth, d_in, d_out, dtype),
                  _as_runs(x if x.dim() == 2 else x[idx]), _as_runs(y if y.dim() == 2 else y[idx]),
-                 None if orders is None else orders[idx],
+                 None if batch_size is None else epoch_orders(n, seeds[idx], shuffle_seed),
                  torch.full((len(idx), n_evals), float("nan"), dtype=torch.float64), np.full(len(idx), -1))
             for idx in buckets]
 
@@ -469,18 +476,15 @@ def _gather(X, Y, cols):
             Y.expand(K, -1, -1).gather(2, idx.expand(-1, Y.shape[1], -1)))
 
 
-def batch_order(n: int, epochs: int, seeds, shuffle_seed: int = 0) -> np.ndarray:
-    """The sample order of every epoch for every network: ``(networks, epochs, n)`` permutations.
+def epoch_orders(n: int, seeds, shuffle_seed: int = 0):
+    """Endless sample orders, one ``(networks, n)`` array of permutations per epoch.
 
-    Network k's orders depend only on ``(shuffle_seed, seeds[k])``, so a per-network loop can
-    visit the same mini-batches.
+    Network k draws its permutations from its own generator, seeded by ``(shuffle_seed, seeds[k])``,
+    so a per-network loop visits the same mini-batches.
     """
-    seeds = np.atleast_1d(np.asarray(seeds, dtype=int))
-    out = np.empty((len(seeds), epochs, n), dtype=np.int64)
-    for k, s in enumerate(seeds):
-        g = np.random.default_rng([shuffle_seed, int(s)])
-        out[k] = g.permuted(np.broadcast_to(np.arange(n), (epochs, n)), axis=1)
-    return out
+    generators = [np.random.default_rng([shuffle_seed, int(s)]) for s in np.atleast_1d(np.asarray(seeds, dtype=int))]
+    while True:
+        yield np.stack([g.permutation(n) for g in generators])
 
 
 def reference_train(M: int, x, y, *, epochs: int, lr: float = 1e-3, optimizer: str = "adam", depth: int = 2,
@@ -496,10 +500,11 @@ def reference_train(M: int, x, y, *, epochs: int, lr: float = 1e-3, optimizer: s
     opt = cls(net.parameters(), lr=lr, weight_decay=weight_decay)
     loss_fn = nn.MSELoss()
     n = x.shape[0]
-    orders = batch_order(n, epochs, [seed], shuffle_seed)[0] if batch_size else None
+    orders = epoch_orders(n, [seed], shuffle_seed) if batch_size else None
     losses = []
     for e in range(epochs):
-        batches = [slice(None)] if batch_size is None else [orders[e, s:s + batch_size] for s in range(0, n, batch_size)]
+        order = next(orders)[0] if batch_size else None
+        batches = [slice(None)] if batch_size is None else [order[s:s + batch_size] for s in range(0, n, batch_size)]
         for sel in batches:
             opt.zero_grad()
             loss = loss_fn(net(x[sel]), y[sel])

@@ -59,6 +59,20 @@ def test_depth_and_per_network_learning_rates(xy):
         assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10
 
 
+def test_one_width_many_seeds_own_data_and_shuffles(xy):
+    """Networks of one width (one bucket, split for the two workers), each with its own data set and
+    mini-batch order: every one follows its own per-model SGD trajectory."""
+    x, y = xy
+    g = np.random.default_rng(3)
+    xs, ys = np.stack([x, x + 0.1 * g.standard_normal(x.shape), x[::-1]]), np.stack([y, y[::-1], y])
+    result = batched.train([6, 6, 6], xs, ys, epochs=20, lr=[0.02, 0.05, 0.02], optimizer="sgd", depth=3,
+                           seeds=[0, 1, 1], batch_size=8, dtype=torch.float64, progress=False)
+    for k, (lr, s) in enumerate([(0.02, 0), (0.05, 1), (0.02, 1)]):
+        net, _ = batched.reference_train(6, xs[k], ys[k], epochs=20, lr=lr, optimizer="sgd", depth=3, seed=s,
+                                         batch_size=8)
+        assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10, f"network {k}"
+
+
 def test_results_do_not_depend_on_threads_and_buckets_only_round(xy):
     x, y = (a.astype(np.float32) for a in xy)
     widths = [2, 5, 17, 30, 31, 60]
