@@ -55,6 +55,7 @@ def _type_name(x) -> str:
 
 _INT_TYPES = frozenset({int, np.int8, np.int16, np.int32, np.int64, np.uint8, np.uint16, np.uint32, np.uint64})
 _REAL_TYPES = _INT_TYPES | {float, np.float16, np.float32, np.float64}
+_BOOL_TYPES = frozenset({bool, np.bool_})
 
 
 def _is_real_number(x) -> bool:
@@ -150,6 +151,19 @@ def params_close(got, expected, name: str = "gradients", rtol: float = 1e-10, at
             _fail(f"{name}[{k - 1}]: expected a pair (dW{k}, db{k}), got {_type_name(pair)}")
         close(pair[0], w_exp, f"{name}: dW{k}", rtol=rtol, atol=atol)
         close(pair[1], b_exp, f"{name}: db{k}", rtol=rtol, atol=atol)
+
+
+def boolean(got, expected: bool, name: str = "value") -> None:
+    """Check that a yes/no answer is a bool (Python or numpy) equal to ``expected``."""
+    if _type(got) not in _BOOL_TYPES:
+        _fail(f"{name}: expected True or False (a bool), got {_type_name(got)}: {got!r:.80}")
+    if (got is True or got is _bool(True)) != _bool_value(expected):
+        _fail(f"{name}: expected {_bool_value(expected)}, got {not _bool_value(expected)}")
+
+
+def _bool_value(x) -> bool:
+    """The truth value of a trusted expected answer."""
+    return True if x else False
 
 
 def keys(got, expected_keys, name: str = "result") -> None:

@@ -74,6 +74,15 @@ def test_equal_and_keys():
     fails(checks.keys, {"a": 1, "c": 2}, ["a", "b"], match=r"missing \['b'\], unexpected \['c'\]")
 
 
+def test_boolean_accepts_exact_bools_only():
+    assert checks.boolean(True, True) is None and checks.boolean(np.bool_(False), False) is None
+    fails(checks.boolean, False, True, "dead", match="dead: expected True, got False")
+    fails(checks.boolean, np.bool_(True), False, "dead", match="expected False, got True")
+    fails(checks.boolean, 1, True, "dead", match=r"expected True or False \(a bool\), got int")
+    fails(checks.boolean, "True", True, "dead", match="got str")
+    fails(checks.boolean, np.array([True]), True, "dead", match="numpy.ndarray")
+
+
 def test_checks_do_not_use_rebindable_numpy_functions(monkeypatch):
     monkeypatch.setattr(np, "abs", lambda x: 0 * x)
     monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
