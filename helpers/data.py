@@ -80,3 +80,79 @@ def teacher_data(n_train: int, seed: int = 0, noise_std: float = 0.1, n_test: in
     x, y = draw(n_train, seed)
     xt, yt = draw(n_test, 2**31 - 1)
     return Regression(x, y, xt, yt, float(noise_std))
+
+
+@dataclass(frozen=True)
+class Relu1DData:
+    """The 1-D data of assignment 5, Part 1: noisy samples of a small ReLU teacher and its Bayes predictions."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    bayes_train: np.ndarray  # the teacher's noiseless outputs at x_train: the Bayes predictions
+    bayes_test: np.ndarray
+    teacher: tuple  # (theta, w_h) of the teacher network
+    noise_std: float
+
+    def target(self, x) -> np.ndarray:
+        """The teacher's noiseless output at ``x``: the regression function E[y | x]."""
+        from .relu1d import predict
+
+        return predict(x, *self.teacher)
+
+
+def relu_teacher(seed: int = 0, width: int = 5, n_grid: int = 80) -> tuple[np.ndarray, np.ndarray]:
+    """A teacher ``(theta, w_h)`` of the 1-D ReLU network: columns of w_h on the unit circle, θ uniform in [±1/√width].
+
+    Draws are repeated (same generator) until the teacher's output on the input grid is positive on at
+    least half of it and varies (standard deviation ≥ 0.05): with a ReLU on the output, many draws are
+    identically zero there.
+    """
+    from .relu1d import predict
+
+    g = rng([seed, 5])
+    grid = np.linspace(-1.0, 1.0, n_grid)
+    while True:
+        theta = g.uniform(-1 / np.sqrt(width), 1 / np.sqrt(width), width + 1)
+        angle = g.uniform(0.0, 2 * np.pi, width)
+        w_h = np.stack([np.cos(angle), np.sin(angle)])
+        f = predict(grid, theta, w_h)
+        if (f > 0).mean() >= 0.5 and f.std() >= 0.05:
+            return theta, w_h
+
+
+def relu1d_data(seed: int = 0, n: int = 80, n_train: int = 72, noise_std: float = 0.04) -> Relu1DData:
+    """``n`` equispaced x in [−1, 1], y = teacher(x) + N(0, noise_std²), split at random into ``n_train``/rest (float64)."""
+    from .relu1d import predict
+
+    theta, w_h = relu_teacher(seed, n_grid=n)
+    g = rng([seed, 6])
+    x = np.linspace(-1.0, 1.0, n)
+    f = predict(x, theta, w_h)
+    y = f + noise_std * g.standard_normal(n)
+    perm = g.permutation(n)
+    tr, te = np.sort(perm[:n_train]), np.sort(perm[n_train:])
+    return Relu1DData(x[tr], y[tr], x[te], y[te], f[tr], f[te], (theta, w_h), float(noise_std))
+
+
+@dataclass(frozen=True)
+class LinearTeacherData:
+    """Samples of y = ⟨β, x⟩ + η with x ~ N(0, I_d), β = e₁, η ~ N(0, noise_var)."""
+
+    x: np.ndarray
+    y: np.ndarray
+    noise_var: float
+
+
+def linear_teacher_data(n: int, d: int = 5, seed: int = 0, noise_var: float = 0.09) -> LinearTeacherData:
+    """``n`` samples of the linear teacher of Boursier & Flammarion (2025) in dimension ``d`` (float64).
+
+    The stream depends on ``(seed, n, d)``: each sample size gets its own data set, as in the paper.
+    """
+    if n < 1 or d < 1 or noise_var < 0:
+        raise ValueError("n and d must be positive and noise_var non-negative")
+    g = rng([seed, n, d, 7])
+    x = g.standard_normal((n, d))
+    y = x[:, 0] + np.sqrt(noise_var) * g.standard_normal(n)
+    return LinearTeacherData(x, y, float(noise_var))

@@ -1,0 +1,95 @@
+"""The one-hidden-layer ReLU network on 1-D data of assignment 5, Part 1, and a trainer for many at once.
+
+The network of width m maps a real x to
+``ŷ = ReLU(h̄ · θ)`` with ``h̄ = (ReLU(x̄ · w_h), 1)`` and ``x̄ = (x, 1)``: ``w_h`` has shape
+``(2, m)`` (its last row holds the hidden intercepts) and ``θ`` has shape ``(m + 1,)`` (its last entry
+is the output intercept). The loss of one sample is ``½ (ŷ − y)²``; losses over data are means.
+
+:func:`train_sgd_stack` trains several such networks, of any widths, with single-sample SGD on the
+same sequence of samples. Their hidden units are laid side by side in one array, so that a step of
+all networks costs a handful of numpy operations instead of a Python loop over networks.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+from tqdm.auto import tqdm
+
+
+def predict(x, theta: np.ndarray, w_h: np.ndarray) -> np.ndarray:
+    """The outputs ŷ of the network ``(theta, w_h)`` for the inputs ``x`` (shape ``(n,)``)."""
+    x = np.asarray(x, dtype=float)
+    h = np.maximum(np.multiply.outer(x, w_h[0]) + w_h[1], 0.0)
+    return np.maximum(h @ theta[:-1] + theta[-1], 0.0)
+
+
+def half_mse(x, y, theta: np.ndarray, w_h: np.ndarray) -> float:
+    """The loss ``(1/2n) Σ (ŷ_i − y_i)²`` of the network on the data ``(x, y)``."""
+    return float(0.5 * np.mean((predict(x, theta, w_h) - np.asarray(y)) ** 2))
+
+
+def param_count(m: int) -> int:
+    """Number of parameters of the network of width ``m``: 2m in ``w_h`` and m + 1 in ``θ``."""
+    return 3 * m + 1
+
+
+@dataclass
+class StackResult:
+    """Trained networks and their learning curves (losses every ``every`` iterations, iteration 0 included)."""
+
+    params: list  # one (theta, w_h) per network
+    iterations: np.ndarray  # shape (K,): the iterations at which the losses were recorded
+    train_loss: np.ndarray  # shape (K, networks)
+    test_loss: np.ndarray | None  # shape (K, networks), or None without test data
+
+
+def _losses(x, y, T, b, W, starts):
+    """½-MSE of every stacked network on ``(x, y)``."""
+    h = np.maximum(np.multiply.outer(x, W[0]) + W[1], 0.0)
+    out = np.maximum(np.add.reduceat(h * T, starts, axis=1) + b, 0.0)
+    return 0.5 * np.mean((out - y[:, None]) ** 2, axis=0)
+
+
+def train_sgd_stack(x, y, params, lr: float, n_iter: int, rng: np.random.Generator, x_test=None, y_test=None,
+                    every: int = 1000, desc: str | None = None) -> StackResult:
+    """Single-sample SGD on several networks at once; returns new parameters (the inputs are not modified).
+
+    Iteration t uses the sample ``i_t`` drawn by ``rng.integers(len(x))`` (all drawn up front, the
+    same stream as one call per iteration) and updates every network with the gradient of
+    ``½ (ŷ(x_i) − y_i)²`` at its current parameters: ``θ ← θ − lr ∇_θ``, ``w_h ← w_h − lr ∇_{w_h}``.
+    ReLU's derivative is taken as 1 where its input is > 0, else 0.
+    """
+    x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
+    widths = [p[1].shape[1] for p in params]
+    starts = np.r_[0, np.cumsum(widths)[:-1]].astype(int)
+    owner = np.repeat(np.arange(len(widths)), widths)  # the network each hidden unit belongs to
+    W = np.concatenate([np.array(w, dtype=float) for _, w in params], axis=1)
+    T = np.concatenate([np.array(t[:-1], dtype=float) for t, _ in params])
+    b = np.array([float(t[-1]) for t, _ in params])
+    idx = rng.integers(len(x), size=n_iter)
+    record = [0]
+    train = [_losses(x, y, T, b, W, starts)]
+    test = [] if x_test is None else [_losses(np.asarray(x_test, float), np.asarray(y_test, float), T, b, W, starts)]
+    w0, w1 = W[0], W[1]  # views: updated in place
+    for t in tqdm(range(n_iter), desc=desc, disable=desc is None, mininterval=0.5):
+        xi = x[idx[t]]
+        pre = w0 * xi + w1
+        active = pre > 0
+        h = pre * active
+        pre_y = np.add.reduceat(T * h, starts) + b
+        delta = (pre_y * (pre_y > 0) - y[idx[t]]) * (pre_y > 0)  # dl/dpre_y per network
+        d_unit = delta[owner]
+        g_pre = d_unit * T * active
+        T -= lr * d_unit * h
+        b -= lr * delta
+        w0 -= (lr * xi) * g_pre
+        w1 -= lr * g_pre
+        if (t + 1) % every == 0 or t + 1 == n_iter:
+            record.append(t + 1)
+            train.append(_losses(x, y, T, b, W, starts))
+            if x_test is not None:
+                test.append(_losses(np.asarray(x_test, float), np.asarray(y_test, float), T, b, W, starts))
+    out = [(np.r_[T[s:s + m], b[k]], W[:, s:s + m].copy()) for k, (s, m) in enumerate(zip(starts, widths))]
+    return StackResult(out, np.array(record), np.array(train), None if x_test is None else np.array(test))

@@ -1,0 +1,172 @@
+"""Two-layer ReLU networks without biases, ``h(x) = Σ_j a_j ReLU(⟨w_j, x⟩)``, trained by full-batch GD.
+
+Used by assignment 5, Parts 2 and 3. Parameters: ``W`` of shape ``(m, d)`` (row j is w_j) and ``a`` of
+shape ``(m,)``. Loss: ``L = (1/2n) Σ_k (h(x_k) − y_k)²``. ReLU's derivative is 1 where its input is > 0,
+else 0 (as in torch). Gradients: ``∇_{a_j} L = (1/n) Σ_k r_k ReLU(⟨w_j, x_k⟩)`` and
+``∇_{w_j} L = (1/n) Σ_k r_k a_j 1[⟨w_j, x_k⟩ > 0] x_k``, with residuals ``r_k = h(x_k) − y_k``.
+
+- :func:`balanced_init` draws the small balanced initialisation ``w_j = λ g_j``, ``a_j = s_j ‖w_j‖``;
+- :func:`train_gd` trains one network in numpy and keeps the loss of every step and chosen snapshots;
+- :func:`threshold_sweep` trains one network per (sample size, seed, initialisation scale) at once in
+  torch: networks of similar sample sizes share a bucket, their data zero-padded to the bucket's largest
+  size with zero weight in the loss (exact: a padded sample contributes nothing to any gradient).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+from tqdm.auto import tqdm
+
+from .data import linear_teacher_data
+
+
+def balanced_init(m: int, d: int, scale: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
+    """``W = scale · G`` with G standard normal ``(m, d)``, and ``a_j = s_j ‖w_j‖`` with random signs s_j = ±1."""
+    W = scale * rng.standard_normal((m, d))
+    s = np.where(rng.random(m) < 0.5, -1.0, 1.0)
+    return W, s * np.linalg.norm(W, axis=1)
+
+
+def output(X: np.ndarray, W: np.ndarray, a: np.ndarray) -> np.ndarray:
+    """The network's outputs ``h(x_k)`` for the rows x_k of ``X``."""
+    return np.maximum(X @ W.T, 0.0) @ a
+
+
+def loss(X: np.ndarray, y: np.ndarray, W: np.ndarray, a: np.ndarray) -> float:
+    """The training loss ``(1/2n) Σ (h(x_k) − y_k)²``."""
+    return float(0.5 * np.mean((output(X, W, a) - y) ** 2))
+
+
+@dataclass
+class GDRun:
+    """One gradient-descent run: the loss before every step, snapshots ``{step: (W, a)}`` and the final parameters."""
+
+    losses: np.ndarray
+    snapshots: dict
+    W: np.ndarray
+    a: np.ndarray
+
+
+def train_gd(X, y, W, a, lr: float, steps: int, snapshots=(), desc: str | None = None) -> GDRun:
+    """Full-batch gradient descent on ``L`` from ``(W, a)`` (not modified); snapshot steps may include 0 and ``steps``."""
+    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
+    W, a = np.array(W, dtype=float), np.array(a, dtype=float)
+    n = len(y)
+    want = set(int(s) for s in snapshots)
+    snaps, losses = {}, np.empty(steps)
+    for t in tqdm(range(steps), desc=desc, disable=desc is None, mininterval=0.5):
+        if t in want:
+            snaps[t] = (W.copy(), a.copy())
+        pre = W @ X.T  # (m, n)
+        h = np.maximum(pre, 0.0)
+        r = h.T @ a - y
+        losses[t] = 0.5 * (r @ r) / n
+        g_a = h @ r / n
+        g_W = ((pre > 0) * r) @ X * (a[:, None] / n)
+        a -= lr * g_a
+        W -= lr * g_W
+    if steps in want:
+        snaps[steps] = (W.copy(), a.copy())
+    return GDRun(losses, snaps, W, a)
+
+
+def ols(X: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The ordinary-least-squares coefficients (no intercept): the minimiser of ‖Xβ − y‖²."""
+    return np.linalg.lstsq(X, y, rcond=None)[0]
+
+
+@dataclass
+class Sweep:
+    """Final losses of :func:`threshold_sweep`, each of shape ``(len(scales), len(seeds), len(ns))``."""
+
+    ns: np.ndarray
+    seeds: np.ndarray
+    scales: np.ndarray
+    train: np.ndarray  # the network's training loss ½-MSE
+    test: np.ndarray  # the network's ½-MSE on the common test set
+    ols_train: np.ndarray  # the OLS estimator's training loss on the same data
+    ols_test: np.ndarray  # the OLS estimator's ½-MSE on the common test set
+
+
+def plan_buckets(ns, overhead: int = 40) -> list[list[int]]:
+    """Split sorted sample sizes into consecutive groups minimising Σ (size × largest n) + overhead per group."""
+    ns = sorted(ns)
+    best = [0.0] + [np.inf] * len(ns)
+    cut = [0] * (len(ns) + 1)
+    for j in range(1, len(ns) + 1):
+        for i in range(j):
+            cost = best[i] + (j - i) * ns[j - 1] + overhead
+            if cost < best[j]:
+                best[j], cut[j] = cost, i
+    groups, j = [], len(ns)
+    while j > 0:
+        groups.append(ns[cut[j]:j])
+        j = cut[j]
+    return groups[::-1]
+
+
+def _train_bucket(X, Y, w, W, A, lr, steps, bar):
+    """Full-batch GD of the stacked networks of one bucket in place (X: (B, N, d), per-sample loss weights w: (B, N))."""
+    relu_backward = torch.ops.aten.threshold_backward
+    Xt = X.transpose(1, 2).contiguous()
+    for t in range(steps):
+        pre = torch.bmm(W, Xt)  # (B, m, N)
+        h = pre.clamp_min(0.0)
+        r = (torch.bmm(A.unsqueeze(1), h).squeeze(1) - Y) * w  # (B, N): residuals weighted by 1/n (0 on padding)
+        g_a = torch.bmm(h, r.unsqueeze(2)).squeeze(2)
+        g_pre = relu_backward(A.unsqueeze(2) * r.unsqueeze(1), pre, 0.0)
+        g_W = torch.bmm(g_pre, X)
+        A.sub_(g_a, alpha=lr)
+        W.sub_(g_W, alpha=lr)
+        if bar is not None and (t + 1) % 500 == 0:
+            bar.update(500 * X.shape[0])
+
+
+def threshold_sweep(ns, seeds, scales, d: int = 5, m: int = 100, lr: float = 0.3, steps: int = 8000,
+                    noise_var: float = 0.09, n_test: int = 5000, dtype=torch.float32,
+                    desc: str | None = None) -> Sweep:
+    """Train a two-layer ReLU network from the balanced initialisation for every (scale, seed, n) and compare with OLS.
+
+    Data: :func:`helpers.data.linear_teacher_data` ``(n, d, seed)``; the common test set is drawn with seed
+    10⁶. Initialisation: :func:`balanced_init` with generator ``rng([seed, n, 1])`` and ``λ = scale``.
+    Networks are trained in ``dtype`` for ``steps`` steps of full-batch GD at learning rate ``lr``; losses are
+    evaluated in float64.
+    """
+    ns, seeds, scales = np.asarray(ns, int), np.asarray(seeds, int), np.asarray(scales, float)
+    test = linear_teacher_data(n_test, d, seed=10**6, noise_var=noise_var)
+    shape = (len(scales), len(seeds), len(ns))
+    out = {k: np.zeros(shape) for k in ("train", "test", "ols_train", "ols_test")}
+    jobs = [(i, j, k) for i in range(len(scales)) for j in range(len(seeds)) for k in range(len(ns))]
+    data = {}
+    for j, s in enumerate(seeds):
+        for k, n in enumerate(ns):
+            D = linear_teacher_data(int(n), d, seed=int(s), noise_var=noise_var)
+            beta = ols(D.x, D.y)
+            data[j, k] = D
+            out["ols_train"][:, j, k] = 0.5 * np.mean((D.x @ beta - D.y) ** 2)
+            out["ols_test"][:, j, k] = 0.5 * np.mean((test.x @ beta - test.y) ** 2)
+    bar = tqdm(total=len(jobs) * steps, desc=desc, disable=desc is None, unit="net-step", mininterval=0.5)
+    for group in plan_buckets(sorted(set(ns.tolist()))):
+        members = [job for job in jobs if ns[job[2]] in group]
+        N, B = max(group), len(members)
+        X = torch.zeros(B, N, d, dtype=dtype)
+        Y = torch.zeros(B, N, dtype=dtype)
+        w = torch.zeros(B, N, dtype=dtype)
+        W = torch.zeros(B, m, d, dtype=dtype)
+        A = torch.zeros(B, m, dtype=dtype)
+        for b, (i, j, k) in enumerate(members):
+            n, D = int(ns[k]), data[j, k]
+            X[b, :n], Y[b, :n], w[b, :n] = torch.from_numpy(D.x), torch.from_numpy(D.y), 1.0 / n
+            W0, a0 = balanced_init(m, d, float(scales[i]), np.random.default_rng([int(seeds[j]), n, 1]))
+            W[b], A[b] = torch.from_numpy(W0), torch.from_numpy(a0)
+        _train_bucket(X, Y, w, W, A, lr, steps, bar)
+        for b, (i, j, k) in enumerate(members):
+            n, D = int(ns[k]), data[j, k]
+            Wb, ab = W[b].double().numpy(), A[b].double().numpy()
+            out["train"][i, j, k] = loss(D.x, D.y, Wb, ab)
+            out["test"][i, j, k] = loss(test.x, test.y, Wb, ab)
+    bar.close()
+    return Sweep(ns, seeds, scales, **out)

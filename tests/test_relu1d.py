@@ -1,0 +1,79 @@
+"""helpers.relu1d and the 1-D data of assignment 5: the network, its stacked SGD trainer and the teacher data."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import relu1d
+from helpers.data import relu1d_data, relu_teacher
+
+
+def _torch_loss(x, y, theta, w_h):
+    """½-MSE of the network in torch (the reference: ReLU on both layers, intercepts last)."""
+    h = torch.relu(torch.outer(x, w_h[0]) + w_h[1])
+    return 0.5 * torch.mean((torch.relu(h @ theta[:-1] + theta[-1]) - y) ** 2)
+
+
+def _params(m, seed):
+    """Random parameters with a live output on [-1, 1] (positive output intercept)."""
+    g = np.random.default_rng(seed)
+    theta = g.uniform(-1, 1, m + 1) / np.sqrt(m)
+    theta[-1] = 0.5
+    return theta, g.standard_normal((2, m)) / np.sqrt(m)
+
+
+def test_predict_and_loss_match_torch():
+    theta, w_h = _params(7, 0)
+    x = np.linspace(-1, 1, 13)
+    y = np.sin(3 * x)
+    want = _torch_loss(torch.tensor(x), torch.tensor(y), torch.tensor(theta), torch.tensor(w_h)).item()
+    assert relu1d.half_mse(x, y, theta, w_h) == pytest.approx(want, rel=1e-12)
+    assert (relu1d.predict(x, -np.abs(theta), w_h) == 0).all()  # output ReLU: never negative
+    assert relu1d.param_count(100) == 301
+
+
+def test_stacked_sgd_follows_per_network_torch_sgd():
+    g = np.random.default_rng(3)
+    x, y = np.linspace(-1, 1, 20), g.uniform(0, 1, 20)
+    params = [_params(m, seed) for seed, m in enumerate((1, 4, 9))]
+    before = [(t.copy(), w.copy()) for t, w in params]
+    res = relu1d.train_sgd_stack(x, y, params, lr=0.2, n_iter=300, rng=np.random.default_rng(9),
+                                 x_test=x[:5], y_test=y[:5], every=100)
+    idx = np.random.default_rng(9).integers(len(x), size=300)
+    for (theta0, w0), (theta, w_h) in zip(params, res.params):
+        th, w = torch.tensor(theta0, requires_grad=True), torch.tensor(w0, requires_grad=True)
+        for i in idx:
+            th.grad = w.grad = None
+            _torch_loss(torch.tensor(x[i:i + 1]), torch.tensor(y[i:i + 1]), th, w).backward()
+            with torch.no_grad():
+                th -= 0.2 * th.grad
+                w -= 0.2 * w.grad
+        np.testing.assert_allclose(theta, th.detach().numpy(), rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(w_h, w.detach().numpy(), rtol=1e-10, atol=1e-13)
+    for (t0, w0), (t1, w1) in zip(params, before):
+        np.testing.assert_array_equal(t0, t1)
+        np.testing.assert_array_equal(w0, w1)
+    np.testing.assert_array_equal(res.iterations, [0, 100, 200, 300])
+    assert res.train_loss.shape == res.test_loss.shape == (4, 3)
+    assert res.train_loss[0, 1] == pytest.approx(relu1d.half_mse(x, y, *params[1]), rel=1e-12)
+    assert res.train_loss[-1, 2] == pytest.approx(relu1d.half_mse(x, y, *res.params[2]), rel=1e-12)
+    assert res.test_loss[-1, 0] == pytest.approx(relu1d.half_mse(x[:5], y[:5], *res.params[0]), rel=1e-12)
+
+
+def test_relu1d_data_is_seeded_split_and_noisy_around_the_teacher():
+    a, b = relu1d_data(0), relu1d_data(0)
+    np.testing.assert_array_equal(a.y_train, b.y_train)
+    assert not np.array_equal(a.y_train, relu1d_data(1).y_train)
+    assert (a.x_train.shape, a.x_test.shape) == ((72,), (8,))
+    x = np.sort(np.r_[a.x_train, a.x_test])
+    np.testing.assert_allclose(x, np.linspace(-1, 1, 80), rtol=0, atol=1e-15)
+    np.testing.assert_allclose(a.bayes_train, a.target(a.x_train), rtol=1e-15)
+    np.testing.assert_allclose(a.bayes_test, relu1d.predict(a.x_test, *a.teacher), rtol=1e-15)
+    residual = np.r_[a.y_train - a.bayes_train, a.y_test - a.bayes_test]
+    assert 0.03 < residual.std() < 0.05
+    theta, w_h = relu_teacher(0)
+    assert theta.shape == (6,) and w_h.shape == (2, 5)
+    np.testing.assert_allclose(np.linalg.norm(w_h, axis=0), 1.0)
+    assert np.abs(theta).max() <= 1 / np.sqrt(5)
+    f = a.target(np.linspace(-1, 1, 80))
+    assert (f > 0).mean() >= 0.5 and f.std() >= 0.05

@@ -1,0 +1,95 @@
+"""helpers.twolayer: balanced initialisation, gradient descent, the batched threshold sweep, and the linear-teacher data."""
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pytest
+import torch
+
+from helpers import plotting, twolayer
+from helpers.data import linear_teacher_data
+
+
+def _torch_gd(X, y, W, a, lr, steps):
+    """Reference: full-batch GD with torch.autograd on (1/2n) Σ (h(x_k) - y_k)²."""
+    X, y = torch.tensor(X), torch.tensor(y)
+    W, a = torch.tensor(W, requires_grad=True), torch.tensor(a, requires_grad=True)
+    for _ in range(steps):
+        W.grad = a.grad = None
+        (0.5 * torch.mean((torch.relu(X @ W.T) @ a - y) ** 2)).backward()
+        with torch.no_grad():
+            W -= lr * W.grad
+            a -= lr * a.grad
+    return W.detach().numpy(), a.detach().numpy()
+
+
+def test_balanced_init():
+    W, a = twolayer.balanced_init(500, 3, 1e-3, np.random.default_rng(0))
+    assert W.shape == (500, 3) and a.shape == (500,)
+    np.testing.assert_allclose(np.abs(a), np.linalg.norm(W, axis=1), rtol=1e-15)
+    assert 0.4 < (a > 0).mean() < 0.6
+    assert np.std(W) == pytest.approx(1e-3, rel=0.05)
+    W2, a2 = twolayer.balanced_init(500, 3, 1e-3, np.random.default_rng(0))
+    np.testing.assert_array_equal(a, a2)
+
+
+def test_train_gd_matches_autograd_and_keeps_snapshots():
+    g = np.random.default_rng(1)
+    X, y = g.standard_normal((6, 3)), g.standard_normal(6)
+    W0, a0 = g.standard_normal((5, 3)), g.standard_normal(5)
+    run = twolayer.train_gd(X, y, W0, a0, lr=0.05, steps=150, snapshots=[0, 70, 150])
+    W, a = _torch_gd(X, y, W0, a0, 0.05, 150)
+    np.testing.assert_allclose(run.W, W, rtol=1e-10, atol=1e-13)
+    np.testing.assert_allclose(run.a, a, rtol=1e-10, atol=1e-13)
+    assert run.losses[0] == pytest.approx(twolayer.loss(X, y, W0, a0), rel=1e-13)
+    assert sorted(run.snapshots) == [0, 70, 150]
+    np.testing.assert_array_equal(run.snapshots[0][0], W0)
+    np.testing.assert_array_equal(run.snapshots[150][1], run.a)
+    W70, a70 = _torch_gd(X, y, W0, a0, 0.05, 70)
+    np.testing.assert_allclose(run.snapshots[70][0], W70, rtol=1e-10, atol=1e-13)
+
+
+def test_plan_buckets_covers_the_sizes_in_order():
+    groups = twolayer.plan_buckets([96, 8, 12, 16, 24, 32, 48, 64])
+    assert [n for grp in groups for n in grp] == [8, 12, 16, 24, 32, 48, 64, 96]
+    assert 1 < len(groups) < 8
+    assert twolayer.plan_buckets([10]) == [[10]]
+
+
+def test_threshold_sweep_equals_separate_runs_and_ols():
+    ns, seeds, scales = [6, 9, 14], [0, 1], [1e-2, 1e-1]
+    sw = twolayer.threshold_sweep(ns, seeds, scales, d=3, m=7, lr=0.1, steps=60, n_test=300, dtype=torch.float64)
+    assert sw.train.shape == sw.test.shape == sw.ols_train.shape == (2, 2, 3)
+    test = linear_teacher_data(300, 3, seed=10**6)
+    for i, s in enumerate(scales):
+        for j, seed in enumerate(seeds):
+            for k, n in enumerate(ns):
+                D = linear_teacher_data(n, 3, seed=seed)
+                W0, a0 = twolayer.balanced_init(7, 3, s, np.random.default_rng([seed, n, 1]))
+                run = twolayer.train_gd(D.x, D.y, W0, a0, 0.1, 60)
+                assert sw.train[i, j, k] == pytest.approx(twolayer.loss(D.x, D.y, run.W, run.a), rel=1e-9)
+                assert sw.test[i, j, k] == pytest.approx(twolayer.loss(test.x, test.y, run.W, run.a), rel=1e-9)
+                beta = np.linalg.lstsq(D.x, D.y, rcond=None)[0]
+                assert sw.ols_train[i, j, k] == pytest.approx(0.5 * np.mean((D.x @ beta - D.y) ** 2), rel=1e-12)
+                assert sw.ols_test[i, j, k] == pytest.approx(0.5 * np.mean((test.x @ beta - test.y) ** 2), rel=1e-12)
+
+
+def test_linear_teacher_data():
+    D = linear_teacher_data(20_000, d=4, seed=3)
+    assert D.x.shape == (20_000, 4) and D.noise_var == 0.09
+    np.testing.assert_allclose(twolayer.ols(D.x, D.y), [1, 0, 0, 0], atol=0.01)
+    assert np.var(D.y - D.x[:, 0]) == pytest.approx(0.09, rel=0.05)
+    np.testing.assert_array_equal(linear_teacher_data(10, seed=1).x, linear_teacher_data(10, seed=1).x)
+    assert not np.array_equal(linear_teacher_data(10, seed=1).x[:5], linear_teacher_data(11, seed=1).x[:5])
+    with pytest.raises(ValueError):
+        linear_teacher_data(0)
+
+
+def test_neuron_plots_are_titled_labelled_and_legended():
+    W, a = twolayer.balanced_init(10, 2, 1.0, np.random.default_rng(0))
+    X = np.array([[-0.5, 1.0], [2.0, 1.0]])
+    for ax in (plotting.neurons_plane(W, a, X, title="Plane"),
+               plotting.neurons_kinks(W, a, X, y=np.array([-1.0, 1.0]), title="Kinks")):
+        assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
+        labels = [t.get_text() for t in ax.get_legend().get_texts()]
+        assert any("a_j > 0" in t for t in labels) and any("a_j < 0" in t for t in labels)
+    plt.close("all")
