@@ -105,9 +105,11 @@ class Relu1DData:
 def relu_teacher(seed: int = 0, width: int = 5, n_grid: int = 80) -> tuple[np.ndarray, np.ndarray]:
     """A teacher ``(theta, w_h)`` of the 1-D ReLU network: columns of w_h on the unit circle, θ uniform in [±1/√width].
 
-    Draws are repeated (same generator) until the teacher's output on the input grid is positive on at
-    least half of it and varies (standard deviation ≥ 0.05): with a ReLU on the output, many draws are
-    identically zero there.
+    Draws are repeated (same generator) until the teacher is worth learning on [−1, 1]: its output is
+    positive on at least half of the grid and varies (standard deviation ≥ 0.05), and it has at least
+    three visible kinks in (−0.8, 0.8), i.e. units whose kink −w₂/w₁ lies there with a slope change
+    |θ_j w_{1j}| > 0.1 at a point where the output is positive. Many draws are identically zero or
+    almost linear there, with a ReLU on the output.
     """
     from .relu1d import predict
 
@@ -118,7 +120,10 @@ def relu_teacher(seed: int = 0, width: int = 5, n_grid: int = 80) -> tuple[np.nd
         angle = g.uniform(0.0, 2 * np.pi, width)
         w_h = np.stack([np.cos(angle), np.sin(angle)])
         f = predict(grid, theta, w_h)
-        if (f > 0).mean() >= 0.5 and f.std() >= 0.05:
+        kinks = -w_h[1] / w_h[0]
+        visible = (np.abs(kinks) < 0.8) & (np.abs(theta[:-1] * w_h[0]) > 0.1)
+        visible[visible] &= predict(kinks[visible], theta, w_h) > 0
+        if (f > 0).mean() >= 0.5 and f.std() >= 0.05 and visible.sum() >= 3:
             return theta, w_h
 
 

@@ -127,15 +127,18 @@ def plot_graph(graph, *, title: str, show_values: bool = True, adjoints: Mapping
     return ax
 
 
-def _sign_colors(a):
-    """Colour of each neuron by the sign of its output weight: red for a_j > 0, blue for a_j < 0."""
-    return np.where(np.asarray(a) > 0, "C3", "C0")
+def _legend(ax, legend: bool):
+    """Add the legend when asked: small panels of a grid can share one. The caller tightens the figure's layout once."""
+    if legend:
+        ax.legend(fontsize="small")
+    return ax
 
 
-def neurons_plane(W, a, X, *, title: str, ax=None):
+def neurons_plane(W, a, X, *, title: str, legend: bool = True, ax=None):
     """Neurons w_j of a 2-D two-layer network in the (w1, w2) plane, scaled by the largest norm, coloured by sign(a_j).
 
-    The directions of the inputs (rows of ``X``) are drawn as dashed rays.
+    The directions of the inputs (rows of ``X``) are drawn as dashed rays. Meant for grids of panels: the
+    figure's layout is left to the caller (``fig.tight_layout()`` once).
     """
     W, a = np.asarray(W, dtype=float), np.asarray(a, dtype=float)
     ax = axes(title, "w1 / max‖w‖", "w2 / max‖w‖", ax=ax)
@@ -145,32 +148,31 @@ def neurons_plane(W, a, X, *, title: str, ax=None):
         ax.scatter(W[keep, 0] / scale, W[keep, 1] / scale, s=12, color="C3" if sign > 0 else "C0", label=label)
     for k, x in enumerate(np.asarray(X, dtype=float), start=1):
         u = x / np.linalg.norm(x)
-        ax.plot([0, 1.1 * u[0]], [0, 1.1 * u[1]], "--", color="0.4" if k == 1 else "0.7", lw=1, label=f"direction of x{k}")
+        ax.plot([0, 1.1 * u[0]], [0, 1.1 * u[1]], "--", color="0.3" if k == 1 else "0.65", lw=1, label=f"direction of x{k}")
     ax.set_xlim(-1.2, 1.2)
     ax.set_ylim(-1.2, 1.2)
     ax.set_aspect("equal")
-    return finish(ax)
+    return _legend(ax, legend)
 
 
-def neurons_kinks(W, a, X, *, title: str, y=None, window=(-3.0, 3.0), ax=None):
-    """Neurons as points (−w2/w1, sign(a_j)‖w_j‖) (kink position, signed norm), with the network's function and the data.
+def neurons_kinks(W, a, X, *, title: str, window=(-3.0, 3.0), legend: bool = True, ax=None):
+    """Neurons as points (−w2/w1, s_j‖w_j‖ / max‖w‖): where each kink sits on the input axis, and its signed norm.
 
-    Inputs are rows (x, 1) of ``X``; the kink of neuron j is where ⟨w_j, (x, 1)⟩ = 0. Kinks outside ``window`` are not drawn.
+    Inputs are rows (x, 1) of ``X``, drawn as dotted vertical lines at x; the kink of neuron j is where
+    ⟨w_j, (x, 1)⟩ = 0. Kinks outside ``window`` are not drawn.
     """
     W, a = np.asarray(W, dtype=float), np.asarray(a, dtype=float)
-    X = np.asarray(X, dtype=float)
-    ax = axes(title, "kink −w2/w1 (input x)", "signed norm s_j‖w_j‖, and h(x)", ax=ax)
+    ax = axes(title, "kink −w2/w1 on the input axis", "s_j‖w_j‖ / max‖w‖", ax=ax)
+    norms = np.linalg.norm(W, axis=1)
     with np.errstate(divide="ignore", invalid="ignore"):
         kink = -W[:, 1] / W[:, 0]
-    signed = np.sign(a) * np.linalg.norm(W, axis=1)
+    signed = np.sign(a) * norms / (norms.max() or 1.0)
     inside = (kink >= window[0]) & (kink <= window[1])
-    for sign, label in ((1, "neurons, a_j > 0"), (-1, "neurons, a_j < 0")):
+    for sign, label in ((1, "a_j > 0"), (-1, "a_j < 0")):
         keep = inside & (np.sign(a) == sign)
         ax.scatter(kink[keep], signed[keep], s=12, color="C3" if sign > 0 else "C0", label=label)
-    grid = np.linspace(*window, 301)
-    h = np.maximum(np.outer(grid, W[:, 0]) + W[:, 1], 0.0) @ a
-    ax.plot(grid, h, color="k", lw=1, label="network h(x, 1)")
-    if y is not None:
-        ax.plot(X[:, 0], y, "k*", ms=9, label="data (x_k, y_k)")
+    for k, x in enumerate(np.asarray(X, dtype=float), start=1):
+        ax.axvline(x[0], color="0.3" if k == 1 else "0.65", ls=":", lw=1, label=f"input x{k}")
     ax.set_xlim(*window)
-    return finish(ax)
+    ax.set_ylim(-1.1, 1.1)
+    return _legend(ax, legend)

@@ -37,10 +37,10 @@ def param_count(m: int) -> int:
 
 @dataclass
 class StackResult:
-    """Trained networks and their learning curves (losses every ``every`` iterations, iteration 0 included)."""
+    """Trained networks and their learning curves (losses at the recorded iterations, iteration 0 included)."""
 
     params: list  # one (theta, w_h) per network
-    iterations: np.ndarray  # shape (K,): the iterations at which the losses were recorded
+    iterations: np.ndarray  # shape (K,): the iterations after which the losses were recorded (0: at the start)
     train_loss: np.ndarray  # shape (K, networks)
     test_loss: np.ndarray | None  # shape (K, networks), or None without test data
 
@@ -53,13 +53,14 @@ def _losses(x, y, T, b, W, starts):
 
 
 def train_sgd_stack(x, y, params, lr: float, n_iter: int, rng: np.random.Generator, x_test=None, y_test=None,
-                    every: int = 1000, desc: str | None = None) -> StackResult:
+                    record=1000, desc: str | None = None) -> StackResult:
     """Single-sample SGD on several networks at once; returns new parameters (the inputs are not modified).
 
     Iteration t uses the sample ``i_t`` drawn by ``rng.integers(len(x))`` (all drawn up front, the
     same stream as one call per iteration) and updates every network with the gradient of
     ``½ (ŷ(x_i) − y_i)²`` at its current parameters: ``θ ← θ − lr ∇_θ``, ``w_h ← w_h − lr ∇_{w_h}``.
-    ReLU's derivative is taken as 1 where its input is > 0, else 0.
+    ReLU's derivative is taken as 1 where its input is > 0, else 0. Losses are recorded at iteration 0,
+    after every ``record`` iterations (an int) or after the iterations listed in ``record``, and at the end.
     """
     x, y = np.asarray(x, dtype=float), np.asarray(y, dtype=float)
     widths = [p[1].shape[1] for p in params]
@@ -69,7 +70,9 @@ def train_sgd_stack(x, y, params, lr: float, n_iter: int, rng: np.random.Generat
     T = np.concatenate([np.array(t[:-1], dtype=float) for t, _ in params])
     b = np.array([float(t[-1]) for t, _ in params])
     idx = rng.integers(len(x), size=n_iter)
-    record = [0]
+    marks = set(range(record, n_iter + 1, record)) if isinstance(record, (int, np.integer)) else {int(t) for t in record}
+    marks.add(n_iter)
+    done = [0]
     train = [_losses(x, y, T, b, W, starts)]
     test = [] if x_test is None else [_losses(np.asarray(x_test, float), np.asarray(y_test, float), T, b, W, starts)]
     w0, w1 = W[0], W[1]  # views: updated in place
@@ -86,10 +89,10 @@ def train_sgd_stack(x, y, params, lr: float, n_iter: int, rng: np.random.Generat
         b -= lr * delta
         w0 -= (lr * xi) * g_pre
         w1 -= lr * g_pre
-        if (t + 1) % every == 0 or t + 1 == n_iter:
-            record.append(t + 1)
+        if t + 1 in marks:
+            done.append(t + 1)
             train.append(_losses(x, y, T, b, W, starts))
             if x_test is not None:
                 test.append(_losses(np.asarray(x_test, float), np.asarray(y_test, float), T, b, W, starts))
     out = [(np.r_[T[s:s + m], b[k]], W[:, s:s + m].copy()) for k, (s, m) in enumerate(zip(starts, widths))]
-    return StackResult(out, np.array(record), np.array(train), None if x_test is None else np.array(test))
+    return StackResult(out, np.array(done), np.array(train), None if x_test is None else np.array(test))

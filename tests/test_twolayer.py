@@ -85,11 +85,15 @@ def test_linear_teacher_data():
 
 
 def test_neuron_plots_are_titled_labelled_and_legended():
-    W, a = twolayer.balanced_init(10, 2, 1.0, np.random.default_rng(0))
+    W, a = twolayer.balanced_init(10, 2, 1e-6, np.random.default_rng(0))
     X = np.array([[-0.5, 1.0], [2.0, 1.0]])
-    for ax in (plotting.neurons_plane(W, a, X, title="Plane"),
-               plotting.neurons_kinks(W, a, X, y=np.array([-1.0, 1.0]), title="Kinks")):
+    plane = plotting.neurons_plane(W, a, X, title="Plane")
+    kinks = plotting.neurons_kinks(W, a, X, title="Kinks")
+    for ax in (plane, kinks):
         assert ax.get_title() and ax.get_xlabel() and ax.get_ylabel()
         labels = [t.get_text() for t in ax.get_legend().get_texts()]
-        assert any("a_j > 0" in t for t in labels) and any("a_j < 0" in t for t in labels)
+        assert "a_j > 0" in labels and "a_j < 0" in labels
+    points = np.concatenate([c.get_offsets() for c in kinks.collections])
+    assert np.abs(points[:, 1]).max() == pytest.approx(1.0)  # signed norms scaled by the largest
+    assert plotting.neurons_plane(W, a, X, title="No legend", legend=False).get_legend() is None
     plt.close("all")
