@@ -49,3 +49,31 @@ def test_double_descent_figures():
     (m_at, m_past) = sorted(s["test_mse_N100"], key=int)
     assert s["test_mse_N200"][m_past] > s["test_mse_N100"][m_past]
     assert s["test_mse_N200"][m_at] < s["test_mse_N100"][m_at]
+
+
+def test_simplicity_bias_figures():
+    s = summary("05_simplicity_bias", "simplicity_bias")
+    train, test = ({int(m): v for m, v in s[k].items()} for k in ("part1_train_mse", "part1_test_mse"))
+    assert sorted(train) == [2, 5, 20, 100, 500]
+    # Part 1: the Bayes errors are near σ²/2 = 8e-4; width 2 underfits; wide networks neither interpolate nor overfit
+    assert 4e-4 < s["bayes_train_mse"] < 1.2e-3 and 2e-4 < s["bayes_test_mse"] < 1.5e-3
+    assert train[2] > 2 * s["bayes_train_mse"]
+    for m in (100, 500):
+        assert 0.8 * s["bayes_train_mse"] < train[m] < 1.1 * s["bayes_train_mse"]
+        assert test[m] < 1.2 * s["bayes_test_mse"]
+    assert test[500] < 1.1 * test[20]  # no test-error growth with the width
+    assert 0.35 < s["dead_init_fraction"] < 0.48  # about 40% of initialisations are dead
+    # Part 2: interpolation below the threshold, near OLS above it
+    ratio = {int(n): v for n, v in s["train_over_ols"].items()}
+    assert s["d"] == 5 and 24 <= s["threshold_n"] <= 48
+    assert all(v < 0.05 for n, v in ratio.items() if n <= 16)
+    assert all(0.5 < v < 1.1 for n, v in ratio.items() if n >= s["threshold_n"])
+    assert ratio[max(ratio)] > 0.9
+    larger_scale = {int(n): v for n, v in s["train_over_ols_scale_1e-3"].items()}
+    assert s["threshold_n_by_scale"]["0.001"] is None or s["threshold_n_by_scale"]["0.001"] > s["threshold_n"]
+    assert all(larger_scale[n] < 0.5 * ratio[n] for n in ratio if n >= s["threshold_n"])
+    # Part 3: conserved balancedness and the minimum-norm limit on dataset 1.1.0
+    assert s["balancedness_drift"] < 1e-12
+    assert s["sum_a2_positive"] == pytest.approx(1 / math.sqrt(5), rel=1e-5)
+    assert s["sum_a2_negative"] == pytest.approx(1 / math.sqrt(1.25), rel=1e-5)
+    assert s["theta_norm_sq"] == pytest.approx(2 / math.sqrt(5) + 2 / math.sqrt(1.25), rel=1e-5)
