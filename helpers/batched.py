@@ -106,29 +106,38 @@ class Result:
         return np.array([sum(W.size + b.size for W, b in p) for p in self.params])
 
 
+def cheapest_groups(values, item_cost, overhead: float) -> list[list]:
+    """Cut sorted ``values`` into consecutive groups minimising Σ over groups of ``overhead`` plus, for each
+    member, ``item_cost`` of the group's largest value (exact dynamic programme)."""
+    values = list(values)
+    cost = [0.0] + [math.inf] * len(values)
+    cut = [0] * (len(values) + 1)
+    for j in range(1, len(values) + 1):
+        f = item_cost(values[j - 1])
+        for i in range(j):
+            c = cost[i] + overhead + (j - i) * f
+            if c < cost[j]:
+                cost[j], cut[j] = c, i
+    groups, j = [], len(values)
+    while j > 0:
+        groups.append(values[cut[j]:j])
+        j = cut[j]
+    return groups[::-1]
+
+
 def plan_buckets(widths, n: int, overhead_flops: float = 1e7, depth: int = 2, d_in: int = 8,
                  d_out: int = 8) -> list[list[int]]:
     """Group indices of ``widths`` into buckets minimising padded FLOPs plus a fixed cost per bucket.
 
-    Exact dynamic programme over the widths in increasing order: a bucket costs
-    ``overhead_flops`` (Python and launch overhead, in FLOP-equivalents) plus, for each network it
-    holds, the FLOPs of a network padded to the bucket's largest width.
+    A bucket costs ``overhead_flops`` (Python and launch overhead, in FLOP-equivalents) plus, for each
+    network it holds, the FLOPs of a network padded to the bucket's largest width (:func:`cheapest_groups`
+    over the widths in increasing order).
     """
     order = np.argsort(widths, kind="stable")
-    w = [int(widths[i]) for i in order]
-    cost = [0.0] + [math.inf] * len(w)
-    cut = [0] * (len(w) + 1)
-    for j in range(1, len(w) + 1):
-        f = flops_per_epoch(w[j - 1], n, depth, d_in, d_out)
-        for i in range(j):
-            c = cost[i] + overhead_flops + (j - i) * f
-            if c < cost[j]:
-                cost[j], cut[j] = c, i
-    buckets, j = [], len(w)
-    while j > 0:
-        buckets.append([int(k) for k in order[cut[j]:j]])
-        j = cut[j]
-    return buckets[::-1]
+    groups = cheapest_groups([int(widths[i]) for i in order],
+                             lambda M: flops_per_epoch(M, n, depth, d_in, d_out), overhead_flops)
+    starts = np.cumsum([0] + [len(g) for g in groups])
+    return [[int(k) for k in order[a:b]] for a, b in zip(starts[:-1], starts[1:])]
 
 
 class _Bucket:

@@ -20,6 +20,7 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
+from .batched import cheapest_groups
 from .data import linear_teacher_data
 
 
@@ -93,19 +94,7 @@ class Sweep:
 
 def plan_buckets(ns, overhead: int = 40) -> list[list[int]]:
     """Split sorted sample sizes into consecutive groups minimising Σ (size × largest n) + overhead per group."""
-    ns = sorted(ns)
-    best = [0.0] + [np.inf] * len(ns)
-    cut = [0] * (len(ns) + 1)
-    for j in range(1, len(ns) + 1):
-        for i in range(j):
-            cost = best[i] + (j - i) * ns[j - 1] + overhead
-            if cost < best[j]:
-                best[j], cut[j] = cost, i
-    groups, j = [], len(ns)
-    while j > 0:
-        groups.append(ns[cut[j]:j])
-        j = cut[j]
-    return groups[::-1]
+    return cheapest_groups(sorted(ns), lambda n: n, overhead)
 
 
 def _train_bucket(X, Y, w, W, A, lr, steps, bar):
