@@ -105,6 +105,17 @@ class Result:
         """Parameter count of each network."""
         return np.array([sum(W.size + b.size for W, b in p) for p in self.params])
 
+    def model(self, k: int, dtype=torch.float64) -> nn.Sequential:
+        """Network ``k`` as a ``torch.nn`` module holding its trained parameters (ReLU between the linear layers)."""
+        layers = []
+        for j, (W, b) in enumerate(self.params[k]):
+            linear = nn.Linear(W.shape[1], W.shape[0], dtype=dtype)
+            with torch.no_grad():
+                linear.weight.copy_(torch.from_numpy(W))
+                linear.bias.copy_(torch.from_numpy(b))
+            layers += [linear] + ([nn.ReLU()] if j < len(self.params[k]) - 1 else [])
+        return nn.Sequential(*layers)
+
 
 def cheapest_groups(values, item_cost, overhead: float) -> list[list]:
     """Cut sorted ``values`` into consecutive groups minimising Σ over groups of ``overhead`` plus, for each

@@ -6,7 +6,7 @@ notebook can add to them. Pass ``logx``/``logy`` for log scales.
 
 from __future__ import annotations
 
-from typing import Mapping
+from typing import Mapping, Sequence
 
 import matplotlib.pyplot as plt
 import numpy as np
@@ -53,10 +53,14 @@ def training_curves(curves: Mapping[str, np.ndarray], *, title: str, xlabel: str
 def sweep(x, series: Mapping[str, np.ndarray], *, title: str, xlabel: str, ylabel: str,
           logx: bool = False, logy: bool = False, errors: Mapping[str, np.ndarray] | None = None,
           markers: str = "o-", vlines: Mapping[str, float] | None = None,
-          legend_title: str | None = None, ax=None):
-    """Plot several quantities against one swept parameter, with optional error bars and marked x values."""
+          legend_title: str | None = None, xticks: bool = False, ax=None):
+    """Plot several quantities against one swept parameter, with optional error bars and marked x values
+    (``xticks=True``: one labelled tick per swept value, e.g. a few learning rates on a log axis)."""
     ax = axes(title, xlabel, ylabel, logx=logx, logy=logy, ax=ax)
     x = np.asarray(x, dtype=float)
+    if xticks:
+        ax.set_xticks(x, [f"{v:g}" for v in x])
+        ax.xaxis.set_minor_locator(plt.NullLocator())
     for label, y in series.items():
         err = None if errors is None else errors.get(label)
         if err is None:
@@ -65,6 +69,32 @@ def sweep(x, series: Mapping[str, np.ndarray], *, title: str, xlabel: str, ylabe
             ax.errorbar(x, y, yerr=err, fmt=markers, label=str(label), markersize=3, capsize=2)
     for i, (label, x0) in enumerate((vlines or {}).items()):
         ax.axvline(x0, color=f"C{len(series) + i}", linestyle="--", label=label)
+    return finish(ax, legend_title)
+
+
+def curve_groups(groups: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray]]], *, title: str, xlabel: str,
+                 ylabel: str, logx: bool = False, logy: bool = True, legend_title: str | None = None, ax=None):
+    """Plot groups of ``(x, y)`` curves (e.g. one per seed): one colour and one legend entry per group."""
+    ax = axes(title, xlabel, ylabel, logx=logx, logy=logy, ax=ax)
+    for i, (label, curves) in enumerate(groups.items()):
+        for j, (x, y) in enumerate(curves):
+            ax.plot(x, y, color=f"C{i}", alpha=0.8, linewidth=1.0, label=str(label) if j == 0 else None)
+    return finish(ax, legend_title)
+
+
+def group_means(x, y, groups, *, title: str, xlabel: str, ylabel: str, logx: bool = False, logy: bool = False,
+                legend_title: str | None = None, ax=None):
+    """Each group's mean ± standard error in both x and y (one colour and legend entry per distinct value of
+    ``groups``, e.g. the runs of one setting over seeds), over its individual points drawn faintly."""
+    ax = axes(title, xlabel, ylabel, logx=logx, logy=logy, ax=ax)
+    x, y, groups = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(groups)
+    for i, g in enumerate(dict.fromkeys(groups.tolist())):
+        sel = groups == g
+        n = int(sel.sum())
+        se = (lambda v: v.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0)
+        ax.plot(x[sel], y[sel], "o", color=f"C{i}", markersize=4, alpha=0.35)
+        ax.errorbar(x[sel].mean(), y[sel].mean(), xerr=se(x[sel]), yerr=se(y[sel]), fmt="s", color=f"C{i}",
+                    markersize=7, capsize=3, label=str(g))
     return finish(ax, legend_title)
 
 

@@ -1,4 +1,4 @@
-"""The ``SUMMARY {json}`` line that closes every solution notebook with its headline figures."""
+"""The ``SUMMARY {json}`` line that closes every solution notebook with its headline figures, and plain tables."""
 
 from __future__ import annotations
 
@@ -44,3 +44,13 @@ def parse_summary(text: str) -> dict:
         if line.startswith("SUMMARY "):
             return json.loads(line[len("SUMMARY "):])
     raise ValueError("no SUMMARY line found")
+
+
+def table(headers, rows, formats=None) -> str:
+    """A plain-text table with right-aligned columns; ``formats`` holds one format spec per column (e.g. ``".3g"``)."""
+    formats = formats or [""] * len(headers)
+    if len(formats) != len(headers) or any(len(r) != len(headers) for r in rows):
+        raise ValueError("every row and the formats need one entry per header")
+    cells = [[str(h) for h in headers]] + [[format(v, f) for v, f in zip(r, formats)] for r in rows]
+    widths = [max(len(row[j]) for row in cells) for j in range(len(headers))]
+    return "\n".join("  ".join(c.rjust(w) for c, w in zip(row, widths)) for row in cells)

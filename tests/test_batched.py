@@ -106,6 +106,22 @@ def test_test_loss_and_counts(xy):
     assert batched.flops_per_epoch(20, 100) == 2 * 100 * (2 * (160 + 400 + 160) + 400 + 160)
 
 
+def test_result_model_holds_each_trained_network(xy):
+    x, y = xy
+    xs, ys = np.stack([x, x[::-1]]), np.stack([y, -y])
+    result = batched.train([4, 9], xs, ys, epochs=10, lr=0.02, optimizer="sgd", depth=3, seeds=[0, 1], batch_size=8,
+                           x_test=x[:10], y_test=y[:10], dtype=torch.float64, progress=False)
+    for k in range(2):
+        model = result.model(k)
+        assert sum(isinstance(m, torch.nn.ReLU) for m in model) == 3 and _flat(model).size == result.n_params[k]
+        np.testing.assert_array_equal(_flat(model), _flat(result.params[k]))
+        with torch.no_grad():
+            train = torch.nn.functional.mse_loss(model(torch.tensor(xs[k])), torch.tensor(ys[k])).item()
+            test = torch.nn.functional.mse_loss(model(torch.tensor(x[:10])), torch.tensor(y[:10])).item()
+        assert train == pytest.approx(result.train_mse[k], rel=1e-12)
+        assert test == pytest.approx(result.test_mse[k], rel=1e-12)
+
+
 def test_buckets_cover_every_width_once_in_order():
     widths = np.array([50, 3, 200, 17, 17, 90, 2])
     buckets = batched.plan_buckets(widths, 100)

@@ -41,6 +41,24 @@ def test_sweep_with_error_bars_and_marked_values():
     plt.close("all")
 
 
+def test_curve_groups_group_means_and_ticks_per_swept_value():
+    groups = {"lr 0.1": [([1, 2], [1.0, 0.1]), ([1, 2, 3], [1.0, 0.2, 0.02])], "lr 0.2": [([1], [0.5])]}
+    ax = plotting.curve_groups(groups, title="Curves", xlabel="epoch", ylabel="MSE")
+    assert _labelled(ax) == ("Curves", "epoch", "MSE", ["lr 0.1", "lr 0.2"]) and ax.get_yscale() == "log"
+    assert [line.get_color() for line in ax.get_lines()] == ["C0", "C0", "C1"]
+    ax = plotting.group_means([1, 2, 3, 5], [4, 3, 2, 0], [0.1, 0.2, 0.1, 0.2], title="P", xlabel="x", ylabel="y",
+                              legend_title="lr")
+    assert _labelled(ax) == ("P", "x", "y", ["0.1", "0.2"]) and ax.get_legend().get_title().get_text() == "lr"
+    runs = [line for line in ax.get_lines() if line.get_marker() == "o"]
+    np.testing.assert_array_equal(runs[1].get_xdata(), [2, 5])  # the second group's runs
+    means = [c for c in ax.containers]
+    np.testing.assert_allclose([c.lines[0].get_xdata()[0] for c in means], [2.0, 3.5])
+    np.testing.assert_allclose([c.lines[0].get_ydata()[0] for c in means], [3.0, 1.5])
+    ax = plotting.sweep([0.05, 0.1, 0.2], {"a": [1, 2, 3]}, title="S", xlabel="lr", ylabel="v", logx=True, xticks=True)
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["0.05", "0.1", "0.2"]
+    plt.close("all")
+
+
 def test_plot_graph_shows_every_node_with_values_and_adjoints():
     g, z = z_graph(2.0, 3.0)
     ax = plotting.plot_graph(g, title="Graph", adjoints={"a": -0.0575, "v1": -0.0144})
@@ -70,3 +88,10 @@ def test_summary_line_rounds_and_parses(capsys):
     assert json.loads(out[len("SUMMARY "):]) == figures
     with pytest.raises(ValueError):
         summary.parse_summary("no line here")
+
+
+def test_table_aligns_columns_and_rejects_ragged_rows():
+    text = summary.table(["lr", "test MSE"], [[0.05, 0.65912], [0.4, 0.6]], [".2f", ".3f"])
+    assert text.splitlines() == ["  lr  test MSE", "0.05     0.659", "0.40     0.600"]
+    with pytest.raises(ValueError, match="one entry per header"):
+        summary.table(["a", "b"], [[1]])

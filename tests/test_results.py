@@ -77,3 +77,21 @@ def test_simplicity_bias_figures():
     assert s["sum_a2_positive"] == pytest.approx(1 / math.sqrt(5), rel=1e-5)
     assert s["sum_a2_negative"] == pytest.approx(1 / math.sqrt(1.25), rel=1e-5)
     assert s["theta_norm_sq"] == pytest.approx(2 / math.sqrt(5) + 2 / math.sqrt(1.25), rel=1e-5)
+
+
+def test_implicit_sgd_figures():
+    s = summary("04_implicit_sgd", "implicit_sgd")
+    lrs = s["learning_rates"]
+    assert lrs == sorted(lrs) and len(lrs) >= 4 and s["n_seeds"] >= 4 and s["n_params"] == 11_058
+    # epochs to the threshold fall roughly like 1/μ
+    epochs = s["epochs_to_converge"]
+    assert all(b < a for a, b in zip(epochs, epochs[1:]))
+    assert 0.5 < (lrs[-1] * epochs[-1]) / (lrs[0] * epochs[0]) < 2.5
+    # larger learning rates: smaller gradient norm and mini-batch variance, lower test error (Smith et al. 2021)
+    for key in ("grad_norm_sq", "grad_variance", "test_mse"):
+        assert s[key][-1] < s[key][0], key
+    assert s["spearman_lr_vs_grad_variance"] < -0.5 and s["spearman_lr_vs_test_mse"] < 0
+    # all interpolating runs stay far above the noise floor R_t = 0.25; weight decay beats implicit regularisation
+    assert min(s["test_mse"]) > 0.4
+    assert s["best_weight_decay"] > 0 and s["test_mse_weight_decay"] < min(s["test_mse"]) - 0.02
+    assert s["train_mse_by_weight_decay"][-1] > 0.25  # the largest decay underfits

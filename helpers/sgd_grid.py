@@ -1,0 +1,95 @@
+"""A grid of SGD runs of one deep ReLU network (learning rate × weight decay × seed), trained at once.
+
+Every run of the grid has the same shape (assignment 4: 5 hidden layers of width 50, mini-batches of
+20), so :func:`helpers.batched.train` trains them all together as batched products. Each seed has its
+own training set from the double-descent teacher (:func:`helpers.data.teacher_data`), its own
+initialisation and its own mini-batch order; runs that differ only in learning rate or decay share all
+three, so comparisons between them are paired. The test set is the same for every run.
+"""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+
+import numpy as np
+import torch
+
+from . import batched
+from .data import teacher_data
+
+WIDTH, DEPTH, BATCH_SIZE, N_TRAIN, NOISE_STD = 50, 5, 20, 100, 0.5
+
+
+@dataclass
+class Grid:
+    """The runs of a grid, one entry per run in the order (learning rate, weight decay, seed)."""
+
+    lr: np.ndarray
+    weight_decay: np.ndarray
+    seed: np.ndarray
+    x: np.ndarray  # (runs, n, 8): each run's training inputs
+    y: np.ndarray
+    result: batched.Result
+    batch_size: int
+
+    def __len__(self) -> int:
+        """Number of runs."""
+        return len(self.lr)
+
+    def model(self, k: int) -> torch.nn.Sequential:
+        """Run ``k``'s trained network as a float64 ``torch.nn`` module."""
+        return self.result.model(k)
+
+    def data(self, k: int) -> tuple[torch.Tensor, torch.Tensor]:
+        """Run ``k``'s training set as float64 tensors."""
+        return torch.tensor(self.x[k], dtype=torch.float64), torch.tensor(self.y[k], dtype=torch.float64)
+
+    def curve(self, k: int) -> tuple[np.ndarray, np.ndarray]:
+        """Epochs and training MSE of run ``k``, up to the epoch it was stopped at (all epochs if never)."""
+        epochs, mse = self.result.eval_epochs, self.result.train_curve[k]
+        stop = self.result.stopped_epoch[k]
+        keep = np.isfinite(mse) & ((epochs <= stop) if stop >= 0 else True)
+        return epochs[keep], mse[keep]
+
+    def settings(self) -> list[tuple[float, float]]:
+        """The distinct (learning rate, weight decay) pairs, in grid order."""
+        return list(dict.fromkeys(zip(self.lr.tolist(), self.weight_decay.tolist())))
+
+    def seed_mean(self, values) -> tuple[np.ndarray, np.ndarray]:
+        """Mean over seeds and its standard error, per (learning rate, weight decay) pair of :meth:`settings`."""
+        values = np.asarray(values, dtype=float)
+        if values.shape != (len(self),):
+            raise ValueError(f"need one value per run ({len(self)}), got shape {values.shape}")
+        groups = [values[(self.lr == lr) & (self.weight_decay == wd)] for lr, wd in self.settings()]
+        mean = np.array([g.mean() for g in groups])
+        se = np.array([g.std(ddof=1) / np.sqrt(len(g)) if len(g) > 1 else 0.0 for g in groups])
+        return mean, se
+
+
+def seed_data(seeds, n: int = N_TRAIN, noise_std: float = NOISE_STD):
+    """Training sets stacked per seed ``(len(seeds), n, 8)`` and the shared test set."""
+    sets = [teacher_data(n, seed=int(s), noise_std=noise_std) for s in seeds]
+    return (np.stack([d.x_train for d in sets]), np.stack([d.y_train for d in sets]),
+            sets[0].x_test, sets[0].y_test)
+
+
+def train_grid(lrs, seeds, weight_decays=(0.0,), *, epochs: int, stop_below: float | None = None,
+               batch_size: int = BATCH_SIZE, width: int = WIDTH, depth: int = DEPTH, eval_every: int = 5,
+               desc: str = "SGD runs", progress: bool = True) -> Grid:
+    """Train every (learning rate, weight decay, seed) with plain SGD on that seed's data; see :class:`Grid`.
+
+    ``stop_below``: a run is frozen at the first evaluated epoch (every ``eval_every``) with training
+    MSE below it, the matched stopping rule; the others train for ``epochs`` epochs.
+    """
+    runs = list(itertools.product(map(float, lrs), map(float, weight_decays), map(int, seeds)))
+    if not runs:
+        raise ValueError("lrs, weight_decays and seeds must each hold at least one value")
+    lr, wd, seed = (np.array(v) for v in zip(*runs))
+    xs, ys, x_test, y_test = seed_data(list(dict.fromkeys(seed.tolist())))
+    where = {s: i for i, s in enumerate(dict.fromkeys(seed.tolist()))}
+    x, y = xs[[where[s] for s in seed]], ys[[where[s] for s in seed]]
+    result = batched.train([width] * len(runs), x, y, epochs=epochs, lr=lr, optimizer="sgd", weight_decay=wd,
+                           seeds=seed, depth=depth, batch_size=batch_size, x_test=x_test, y_test=y_test,
+                           eval_every=eval_every, stop_below=stop_below, progress=progress, desc=desc)
+    return Grid(lr, wd, seed, x, y, result, batch_size)
