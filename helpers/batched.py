@@ -105,6 +105,17 @@ class Result:
         """Parameter count of each network."""
         return np.array([sum(W.size + b.size for W, b in p) for p in self.params])
 
+    @staticmethod
+    def concat(results) -> "Result":
+        """The networks of several results (recorded at the same epochs) as one result, in the order given."""
+        results = list(results)
+        if not results or any(not np.array_equal(r.eval_epochs, results[0].eval_epochs) for r in results):
+            raise ValueError("results to join must be recorded at the same epochs (same epochs and eval_every)")
+        cat = {name: np.concatenate([getattr(r, name) for r in results])
+               for name in ("widths", "seeds", "lr", "weight_decay", "train_curve", "train_mse", "test_mse",
+                            "stopped_epoch")}
+        return Result(**cat, eval_epochs=results[0].eval_epochs, params=[p for r in results for p in r.params])
+
     def model(self, k: int, dtype=torch.float64) -> nn.Sequential:
         """Network ``k`` as a ``torch.nn`` module holding its trained parameters (ReLU between the linear layers)."""
         layers = []

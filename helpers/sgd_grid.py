@@ -67,6 +67,15 @@ class Grid:
         return mean, se
 
 
+def concat(grids) -> Grid:
+    """Several grids (same batch size, recorded at the same epochs) as one, runs in the order given."""
+    grids = list(grids)
+    if not grids or any(g.batch_size != grids[0].batch_size for g in grids):
+        raise ValueError("grids to join must share their batch size")
+    return Grid(*(np.concatenate([getattr(g, name) for g in grids]) for name in ("lr", "weight_decay", "seed", "x", "y")),
+                batched.Result.concat(g.result for g in grids), grids[0].batch_size)
+
+
 def seed_data(seeds, n: int = N_TRAIN, noise_std: float = NOISE_STD):
     """Training sets stacked per seed ``(len(seeds), n, 8)`` and the shared test set."""
     sets = [teacher_data(n, seed=int(s), noise_std=noise_std) for s in seeds]

@@ -1,0 +1,72 @@
+"""helpers.sgd_grid: the grid's order, paired data, per-run networks, seed means, joining grids."""
+
+import numpy as np
+import pytest
+import torch
+
+from helpers import batched, sgd_grid
+
+
+@pytest.fixture(scope="module")
+def grid():
+    """2 learning rates x 2 decays x 2 seeds of a small network, 12 epochs, stopped below a loose threshold (some runs reach it)."""
+    return sgd_grid.train_grid([0.05, 0.1], [3, 1], [0.0, 1e-3], epochs=12, width=6, depth=2, eval_every=2,
+                               stop_below=1.1, progress=False)
+
+
+def test_runs_are_ordered_and_paired_by_seed(grid):
+    assert len(grid) == 8
+    assert grid.lr.tolist() == [0.05] * 4 + [0.1] * 4
+    assert grid.weight_decay.tolist() == [0.0, 0.0, 1e-3, 1e-3] * 2 and grid.seed.tolist() == [3, 1] * 4
+    assert grid.settings() == [(0.05, 0.0), (0.05, 1e-3), (0.1, 0.0), (0.1, 1e-3)]
+    for k in range(len(grid)):  # each seed's own training set, shared by all the runs of that seed
+        x, _ = grid.data(k)
+        np.testing.assert_array_equal(x.numpy(), grid.x[0 if grid.seed[k] == 3 else 1])
+    assert not np.array_equal(grid.x[0], grid.x[1])
+    d = sgd_grid.seed_data([1], n=100)
+    np.testing.assert_array_equal(grid.x[1], d[0][0])
+
+
+def test_each_run_is_plain_sgd_on_its_seed_data(grid):
+    for k in (0, 3, 6):
+        stop = int(grid.result.stopped_epoch[k])
+        net, _ = batched.reference_train(6, grid.x[k], grid.y[k], epochs=stop if stop >= 0 else 12,
+                                         lr=float(grid.lr[k]), optimizer="sgd", depth=2, seed=int(grid.seed[k]),
+                                         weight_decay=float(grid.weight_decay[k]), batch_size=20,
+                                         dtype=torch.float32)  # the grid trains in float32
+        got = torch.cat([p.detach().reshape(-1) for p in grid.model(k).parameters()])
+        want = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
+        assert float((got - want.double()).abs().max() / want.abs().max()) < 1e-5, f"run {k}"
+
+
+def test_curves_stop_where_the_run_was_frozen(grid):
+    stopped = grid.result.stopped_epoch
+    assert (stopped > 0).any() and (stopped < 0).any()
+    for k in range(len(grid)):
+        epochs, mse = grid.curve(k)
+        assert epochs[0] == 0 and np.isfinite(mse).all()
+        if stopped[k] >= 0:
+            assert epochs[-1] == stopped[k] and mse[-1] < 1.1 <= mse[-2]
+        else:
+            assert epochs[-1] == 12
+
+
+def test_seed_mean_and_standard_error(grid):
+    mean, se = grid.seed_mean(np.arange(8.0))
+    np.testing.assert_allclose(mean, [0.5, 2.5, 4.5, 6.5])
+    np.testing.assert_allclose(se, [0.5] * 4)
+    with pytest.raises(ValueError, match="one value per run"):
+        grid.seed_mean(np.arange(7.0))
+
+
+def test_concat_joins_runs_in_order(grid):
+    both = sgd_grid.concat([grid, grid])
+    assert len(both) == 16 and both.lr.tolist() == grid.lr.tolist() * 2
+    np.testing.assert_array_equal(both.result.train_curve[8:], grid.result.train_curve)
+    np.testing.assert_array_equal(both.x[8:], grid.x)
+    assert both.result.params[9] is grid.result.params[1]
+    other = sgd_grid.train_grid([0.1], [0], epochs=4, width=3, depth=1, eval_every=2, progress=False)
+    with pytest.raises(ValueError, match="same epochs"):
+        sgd_grid.concat([grid, other])
+    with pytest.raises(ValueError, match="at least one value"):
+        sgd_grid.train_grid([], [0], epochs=1)
