@@ -1,7 +1,12 @@
 """A corpus of adversarial and malformed submissions, generated for every assignment.
 
 Each entry is built from the assignment's real release and reference solutions, so a new
-assignment is covered without new code. :func:`add_corpus` writes the submissions into a course
+assignment is covered without new code. The first assignment gets every attack; the others get the
+attacks whose outcome depends on the assignment's own cells (:data:`PER_ASSIGNMENT`: lying answers, a
+disguised wrong answer, tampering with the locked cells' globals and with the checks, a dead kernel and
+its replay, duplicated cells, stripped metadata, renamed and malformed files). The attacks left out there
+(snooping, an endless loop, a memory bomb, an output flood, another kernel, the remaining tamperings) test
+the sandbox and the grader alone, whatever the notebook holds. :func:`add_corpus` writes the submissions into a course
 and returns what grading them must give: the expected score (computed by running the same answers
 in-process, see :mod:`autograde.inprocess`), flags that must appear, and text the graded notebook
 must or must not contain.
@@ -34,6 +39,10 @@ TAMPER = {
               "    import helpers.checks as _c\n    _c._fail = lambda *a, **k: None\n",
 }
 """Code that replaces what the tests rely on; each is prepended to the first answer cell."""
+
+PER_ASSIGNMENT = {"tamper-global", "tamper-checks", "liar", "detect-env", "resource-exit", "duplicated-cell",
+                  "stripped-metadata", "renamed", "broken-json", "empty-file"}
+"""The corpus entries every assignment gets; the first assignment gets all of them."""
 
 LIAR = '''
 import functools as _ft, types as _ty
@@ -126,7 +135,11 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         answers = _code_answers(source)
         first, last = answers[0], answers[-1]
 
+        every_attack = a == assignments(course)[0]
+
         def put(student, nb=None, raw=None, filename=name):
+            if not every_attack and student not in PER_ASSIGNMENT:
+                return
             path = course / "autograde" / "submitted" / student / a / f"{filename}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(raw) if raw is not None else nbformat.write(nb, str(path))
@@ -199,4 +212,6 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         expect["empty-file", a] = Expect(score=None, message="empty file")
         expect["example-complete", a] = Expect(score=full, no_flags=True)
         expect["example-blank", a] = Expect(score=0, no_flags=True)
-    return expect
+    first = assignments(course)[0]
+    return {(student, a): e for (student, a), e in expect.items()
+            if a == first or student in PER_ASSIGNMENT or student.startswith("example-")}

@@ -73,6 +73,20 @@ def test_one_width_many_seeds_own_data_and_shuffles(xy):
         assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10, f"network {k}"
 
 
+def test_assignment_4_shape_follows_torch_optim_sgd():
+    """Five hidden layers of 50, B = 20 of N = 100, per-network learning rate, decay, data and shuffles:
+    200 SGD steps (40 epochs) of each network agree with per-model torch.optim.SGD in float64."""
+    g = np.random.default_rng(11)
+    xs, ys = g.standard_normal((3, 100, 8)), g.standard_normal((3, 100, 8))
+    lrs, wds, seeds = [0.05, 0.4, 0.2], [0.0, 0.0, 3e-3], [0, 1, 1]
+    result = batched.train([50] * 3, xs, ys, epochs=40, lr=lrs, weight_decay=wds, optimizer="sgd", depth=5,
+                           seeds=seeds, batch_size=20, dtype=torch.float64, progress=False)
+    for k in range(3):
+        net, _ = batched.reference_train(50, xs[k], ys[k], epochs=40, lr=lrs[k], optimizer="sgd", depth=5,
+                                         seed=seeds[k], weight_decay=wds[k], batch_size=20)
+        assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10, f"network {k}"
+
+
 def test_results_do_not_depend_on_threads_and_buckets_only_round(xy):
     x, y = (a.astype(np.float32) for a in xy)
     widths = [2, 5, 17, 30, 31, 60]
