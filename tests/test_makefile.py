@@ -73,8 +73,9 @@ def test_kernelspec_renamed_notebook_and_deleted_test_cells_do_not_cost_points(c
     for a in assignments(course):
         assert float(g["renamed", a]["score"]) == _max_auto(course, a)
         assert "renamed: my_answers.ipynb graded as" in g["renamed", a]["flags"]
-        assert float(g["other-kernel", a]["score"]) == _max_auto(course, a)
         assert float(g["deleted-test", a]["score"]) == _max_auto(course, a)
+    first = assignments(course)[0]  # the kernelspec attack is in the first assignment's corpus only
+    assert float(g["other-kernel", first]["score"]) == _max_auto(course, first)
 
 
 def test_a_broken_resubmission_keeps_the_earlier_grade(course):
