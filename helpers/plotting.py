@@ -11,6 +11,8 @@ from typing import Mapping, Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 
+from .summary import mean_se
+
 
 def axes(title: str, xlabel: str, ylabel: str, *, logx: bool = False, logy: bool = False,
          ax=None, figsize=(6.4, 4.0)):
@@ -90,11 +92,9 @@ def group_means(x, y, groups, *, title: str, xlabel: str, ylabel: str, logx: boo
     x, y, groups = np.asarray(x, dtype=float), np.asarray(y, dtype=float), np.asarray(groups)
     for i, g in enumerate(dict.fromkeys(groups.tolist())):
         sel = groups == g
-        n = int(sel.sum())
-        se = (lambda v: v.std(ddof=1) / np.sqrt(n) if n > 1 else 0.0)
+        (mx, sx), (my, sy) = mean_se(x[sel]), mean_se(y[sel])
         ax.plot(x[sel], y[sel], "o", color=f"C{i}", markersize=4, alpha=0.35)
-        ax.errorbar(x[sel].mean(), y[sel].mean(), xerr=se(x[sel]), yerr=se(y[sel]), fmt="s", color=f"C{i}",
-                    markersize=7, capsize=3, label=str(g))
+        ax.errorbar(mx, my, xerr=sx, yerr=sy, fmt="s", color=f"C{i}", markersize=7, capsize=3, label=str(g))
     return finish(ax, legend_title)
 
 

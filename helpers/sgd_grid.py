@@ -17,6 +17,7 @@ import torch
 
 from . import batched
 from .data import teacher_data
+from .summary import mean_se
 
 WIDTH, DEPTH, BATCH_SIZE, N_TRAIN, NOISE_STD = 50, 5, 20, 100, 0.5
 
@@ -61,10 +62,8 @@ class Grid:
         values = np.asarray(values, dtype=float)
         if values.shape != (len(self),):
             raise ValueError(f"need one value per run ({len(self)}), got shape {values.shape}")
-        groups = [values[(self.lr == lr) & (self.weight_decay == wd)] for lr, wd in self.settings()]
-        mean = np.array([g.mean() for g in groups])
-        se = np.array([g.std(ddof=1) / np.sqrt(len(g)) if len(g) > 1 else 0.0 for g in groups])
-        return mean, se
+        stats = [mean_se(values[(self.lr == lr) & (self.weight_decay == wd)]) for lr, wd in self.settings()]
+        return np.array([m for m, _ in stats]), np.array([se for _, se in stats])
 
 
 def concat(grids) -> Grid:
@@ -95,9 +94,10 @@ def train_grid(lrs, seeds, weight_decays=(0.0,), *, epochs: int, stop_below: flo
     if not runs:
         raise ValueError("lrs, weight_decays and seeds must each hold at least one value")
     lr, wd, seed = (np.array(v) for v in zip(*runs))
-    xs, ys, x_test, y_test = seed_data(list(dict.fromkeys(seed.tolist())))
-    where = {s: i for i, s in enumerate(dict.fromkeys(seed.tolist()))}
-    x, y = xs[[where[s] for s in seed]], ys[[where[s] for s in seed]]
+    distinct = list(dict.fromkeys(seed.tolist()))
+    xs, ys, x_test, y_test = seed_data(distinct)
+    rows = [distinct.index(s) for s in seed.tolist()]
+    x, y = xs[rows], ys[rows]
     result = batched.train([width] * len(runs), x, y, epochs=epochs, lr=lr, optimizer="sgd", weight_decay=wd,
                            seeds=seed, depth=depth, batch_size=batch_size, x_test=x_test, y_test=y_test,
                            eval_every=eval_every, stop_below=stop_below, progress=progress, desc=desc)

@@ -46,6 +46,12 @@ def parse_summary(text: str) -> dict:
     raise ValueError("no SUMMARY line found")
 
 
+def mean_se(values) -> tuple[float, float]:
+    """Mean of ``values`` and its standard error (sample standard deviation / √n; 0 for one value)."""
+    v = np.asarray(values, dtype=float)
+    return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
+
+
 def table(headers, rows, formats=None) -> str:
     """A plain-text table with right-aligned columns; ``formats`` holds one format spec per column (e.g. ``".3g"``)."""
     formats = formats or [""] * len(headers)

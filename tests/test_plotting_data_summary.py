@@ -95,3 +95,8 @@ def test_table_aligns_columns_and_rejects_ragged_rows():
     assert text.splitlines() == ["  lr  test MSE", "0.05     0.659", "0.40     0.600"]
     with pytest.raises(ValueError, match="one entry per header"):
         summary.table(["a", "b"], [[1]])
+
+
+def test_mean_se_is_the_mean_and_its_standard_error():
+    assert summary.mean_se([1.0, 2.0, 3.0, 6.0]) == pytest.approx((3.0, np.sqrt(14 / 3) / 2))
+    assert summary.mean_se([5.0]) == (5.0, 0.0)
