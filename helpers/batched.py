@@ -4,8 +4,8 @@ A sweep over widths trains one network per width. Trained one after another, eac
 network is a handful of small matrix products plus Python overhead. Here the networks are grouped
 into *buckets* of similar width; the networks of a bucket are zero-padded to the bucket's largest
 width and stacked, so that each layer of the whole bucket is one batched matrix product
-(``torch.baddbmm``/``torch.bmm``), with a hand-written backward pass and optimizers that update
-all the bucket's parameters as one flat tensor.
+(``torch.bmm``, the bias folded into the weights), with a hand-written backward pass and optimizers
+that update all the bucket's parameters as one flat tensor.
 
 Zero padding is exact: a padded unit has zero weights in and out and zero bias, so its
 pre-activation is 0, ReLU's derivative there is 0 (as in torch), its gradients are 0, and Adam and
@@ -34,7 +34,7 @@ MIN_BUCKETS = 2
 """A plan with fewer buckets is split (networks alternately) so that two workers share the work; this
 does not depend on ``workers``, so neither do the results."""
 
-_relu_backward = torch.ops.aten.threshold_backward  # gradient where the activation is > 0, else 0
+_relu_backward_ = torch.ops.aten.threshold_backward.grad_input  # gradient where the activation is > 0, else 0
 
 
 def layer_shapes(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> list[tuple[int, int]]:
@@ -162,16 +162,40 @@ def plan_buckets(widths, n: int, overhead_flops: float = 1e7, depth: int = 2, d_
     return [[int(k) for k in order[a:b]] for a, b in zip(starts[:-1], starts[1:])]
 
 
+class _Buffers:
+    """A bucket's activations for ``n`` samples.
+
+    Per hidden layer: the pre-activations ``Z`` ``(K, P, n)`` and the activations with a last row of ones
+    ``H`` ``(K, P + 1, n)`` (the next layer's input), with views of the activations alone (``h``) and of
+    ``H`` transposed (``HT``); and the outputs ``(K, d_out, n)``.
+    """
+
+    def __init__(self, K: int, shapes, n: int, dtype):
+        hidden = [o for o, _ in shapes[:-1]]
+        self.Z = [torch.empty(K, P, n, dtype=dtype) for P in hidden]
+        self.H = [torch.ones(K, P + 1, n, dtype=dtype) for P in hidden]
+        self.h = [H[:, :-1] for H in self.H]
+        self.HT = [H.transpose(1, 2) for H in self.H]
+        self.out = torch.empty(K, shapes[-1][0], n, dtype=dtype)
+
+
 class _Bucket:
-    """K networks padded to width P, their parameters, gradients and optimizer state as flat tensors."""
+    """K networks padded to width P, their parameters, gradients and optimizer state as flat tensors.
+
+    Each layer's weights and bias are stored together, bias last, as one ``(K, out, in + 1)`` block; the
+    layer's input carries a last row of ones, so that the layer is one matrix product and its weight gradient
+    includes the bias gradient. Activations live in buffers kept for each number of samples.
+    """
 
     def __init__(self, widths, seeds, lr, weight_decay, depth, d_in, d_out, dtype):
         K, P = len(widths), max(widths)
+        self.K = K
         self.shapes = layer_shapes(P, depth, d_in, d_out)
-        sizes = [K * (o * i + o) for o, i in self.shapes]
-        self.theta = torch.zeros(sum(sizes), dtype=dtype)
+        self.theta = torch.zeros(K * sum(o * (i + 1) for o, i in self.shapes), dtype=dtype)
         self.grad = torch.zeros_like(self.theta)
-        self.W, self.b, self.dW, self.db = self._views(self.theta) + self._views(self.grad)
+        self.Wb, self.dWb = self._blocks(self.theta), self._blocks(self.grad)
+        self.W, self.b = self._views(self.theta)
+        self.WT = [W.transpose(1, 2) for W in self.W]
         for k, (M, s) in enumerate(zip(widths, seeds)):
             net = network(int(M), depth, d_in, d_out, int(s), dtype)
             linears = [m for m in net if isinstance(m, nn.Linear)]
@@ -186,71 +210,84 @@ class _Bucket:
         self.m = torch.zeros_like(self.theta)
         self.v = torch.zeros_like(self.theta)
         self.step_count = 0
-        self.K = K
         lr0, wd0 = float(per_net[0]), float(weight_decay[0])
         # one learning rate and decay for every network: torch's fused Adam kernel (the one behind
         # torch.optim.Adam(fused=True)) updates the whole bucket in one pass over memory
         self.uniform = bool((per_net == lr0).all()) and all(float(w) == wd0 for w in weight_decay)
         self.lr0, self.wd0 = lr0, wd0
         self.step_tensor = torch.zeros((), dtype=torch.float32)
+        self._buffers = {}
+
+    def _blocks(self, flat):
+        """Per-layer views ``(K, out, in + 1)`` (weights, then the bias as last column) of a flat parameter-shaped tensor."""
+        blocks, at = [], 0
+        for o, i in self.shapes:
+            blocks.append(flat[at:at + self.K * o * (i + 1)].view(self.K, o, i + 1))
+            at += self.K * o * (i + 1)
+        return blocks
 
     def _views(self, flat):
-        """Per-layer views ``(K, out, in)`` and ``(K, out, 1)`` of a flat parameter-shaped tensor."""
-        K = self.theta.numel() // sum(o * i + o for o, i in self.shapes)
-        Ws, bs, at = [], [], 0
-        for o, i in self.shapes:
-            Ws.append(flat[at:at + K * o * i].view(K, o, i))
-            at += K * o * i
-            bs.append(flat[at:at + K * o].view(K, o, 1))
-            at += K * o
-        return Ws, bs
+        """Per-layer views ``(K, out, in)`` and ``(K, out, 1)`` of the weights and biases in a flat parameter-shaped tensor."""
+        blocks = self._blocks(flat)
+        return [B[..., :-1] for B in blocks], [B[..., -1:] for B in blocks]
 
     def _per_element(self, per_net):
         """Spread one value per network over every parameter of that network (flat layout)."""
         out = torch.empty_like(self.theta)
-        for W, b in zip(*self._views(out)):
-            W.copy_(per_net.view(-1, 1, 1).expand_as(W))
-            b.copy_(per_net.view(-1, 1, 1).expand_as(b))
+        for B in self._blocks(out):
+            B.copy_(per_net.view(-1, 1, 1).expand_as(B))
         return out
 
     def freeze(self, k: int):
         """Stop updating network ``k``: its learning rate becomes 0 in every layer."""
         self.uniform = False
-        for W, b in zip(*self._views(self.lr)):
-            W[k].zero_()
-            b[k].zero_()
+        for B in self._blocks(self.lr):
+            B[k].zero_()
+
+    def _buffers_for(self, n: int) -> _Buffers:
+        """The activation buffers for ``n`` samples, made on first use."""
+        if n not in self._buffers:
+            self._buffers[n] = _Buffers(self.K, self.shapes, n, self.theta.dtype)
+        return self._buffers[n]
+
+    def free(self):
+        """Drop the activation buffers."""
+        self._buffers.clear()
 
     def forward(self, X):
-        """Outputs ``(K, d_out, n)`` for inputs ``X`` of shape ``(1 or K, d_in, n)``; keeps the activations.
+        """Outputs ``(K, d_out, n)`` for inputs ``X`` of shape ``(1 or K, d_in + 1, n)`` with a last row of ones.
 
         Inputs shared by the whole bucket (``X.shape[0] == 1``) go through the first layer as one
-        plain matrix product of all the bucket's first-layer weights, stacked.
+        plain matrix product of all the bucket's first-layer weights, stacked. The outputs are a buffer
+        that the next forward pass with as many samples overwrites; the activations are kept for :meth:`backward`.
         """
-        K, n = self.K, X.shape[2]
-        self.inputs = [X]
-        last = len(self.W) - 1
-        h = X
-        for l, (W, b) in enumerate(zip(self.W, self.b)):
+        buf = self.buf = self._buffers_for(X.shape[2])
+        self.X = X
+        for l, Wb in enumerate(self.Wb):
+            out = buf.out if l == len(self.Wb) - 1 else buf.Z[l]
             if l == 0 and X.shape[0] == 1:
-                z = torch.addmm(b.view(-1, 1), W.view(-1, W.shape[2]), X[0]).view(K, -1, n)
+                torch.mm(Wb.view(-1, Wb.shape[2]), X[0], out=out.view(-1, out.shape[2]))
             else:
-                z = torch.baddbmm(b, W, h)
-            if l == last:
-                return z
-            h = z.clamp_min_(0)  # in place: h > 0 exactly where z > 0, all ReLU's backward needs
-            self.inputs.append(h)
+                torch.bmm(Wb, X if l == 0 else buf.H[l - 1], out=out)
+            if l < len(buf.Z):
+                torch.clamp_min(out, 0, out=buf.h[l])
+        return buf.out
 
     def backward(self, G):
-        """Write the gradients of the loss into ``self.grad`` from ``G`` = dLoss/dOutput ``(K, d_out, n)``."""
-        for l in range(len(self.W) - 1, -1, -1):
-            h = self.inputs[l]
-            if l == 0 and h.shape[0] == 1:  # shared inputs: dW1ᵀ for the whole bucket in one product
-                self.dW[0].view(-1, h.shape[1]).copy_(torch.mm(h[0], G.reshape(-1, G.shape[2]).t()).t())
-            else:
-                torch.bmm(G, h.transpose(1, 2), out=self.dW[l])
-            torch.sum(G, dim=2, keepdim=True, out=self.db[l])
-            if l > 0:
-                G = _relu_backward(torch.bmm(self.W[l].transpose(1, 2), G), h, 0)
+        """Write the gradients of the loss into ``self.grad`` from ``G`` = dLoss/dOutput ``(K, d_out, n)``.
+
+        The gradient flowing into a hidden layer overwrites that layer's pre-activations; ReLU's
+        derivative comes from the activation (> 0 exactly where the pre-activation is).
+        """
+        buf, X = self.buf, self.X
+        for l in range(len(self.Wb) - 1, 0, -1):
+            torch.bmm(G, buf.HT[l - 1], out=self.dWb[l])
+            Gin = torch.bmm(self.WT[l], G, out=buf.Z[l - 1])
+            G = _relu_backward_(Gin, buf.h[l - 1], 0, grad_input=Gin)
+        if X.shape[0] == 1:  # shared inputs: the first layer's gradient for the whole bucket in one product
+            torch.mm(G.view(-1, G.shape[2]), X[0].t(), out=self.dWb[0].view(-1, X.shape[1]))
+        else:
+            torch.bmm(G, X.transpose(1, 2), out=self.dWb[0])
 
     def step(self, opt: Optimizer):
         """One optimizer step on every network of the bucket (torch.optim's update rules)."""
@@ -286,6 +323,12 @@ class _Bucket:
 def _as_runs(x):
     """Inputs ``(n, d)`` or ``(K, n, d)`` as ``(1 or K, d, n)`` tensors in the engine's transposed layout."""
     return x.transpose(-1, -2).unsqueeze(0) if x.dim() == 2 else x.transpose(-1, -2)
+
+
+def _as_inputs(x):
+    """Inputs as :func:`_as_runs` with a last row of ones appended: ``(1 or K, d + 1, n)``, the first layer's input."""
+    X = _as_runs(x)
+    return torch.cat([X, X.new_ones(X.shape[0], 1, X.shape[2])], dim=1)
 
 
 def _broadcast(value, K, name):
@@ -324,18 +367,27 @@ def _train_bucket(run: _Run, *, epochs, batch_size, eval_every, stop_below, opt,
     """Train one bucket for ``epochs`` epochs, recording the training MSE every ``eval_every`` epochs."""
     b, X, Y = run.bucket, run.X, run.Y
     n, d_out = X.shape[2], Y.shape[1]
+    squares = torch.full((run.curve.shape[1], b.K, 1, 1), math.nan, dtype=X.dtype)  # Σ residual² per record
 
     def record(e, residual):
-        """Store the MSE after ``e`` epochs from the residual of the current parameters; True when all stopped."""
-        mse = residual.square().mean(dim=(1, 2)).double()
-        run.curve[:, e // eval_every] = mse
+        """Store the squared residuals after ``e`` epochs (current parameters); True when all networks stopped."""
+        torch.bmm(residual.view(b.K, 1, -1), residual.view(b.K, -1, 1), out=squares[e // eval_every])
         if stop_below is not None:
+            mse = squares[e // eval_every].view(-1).double() / (n * d_out)
             for j in np.flatnonzero((mse < stop_below).numpy() & (run.stopped < 0)):
                 run.stopped[j] = e
                 b.freeze(int(j))
             return bool((run.stopped >= 0).all())
         return False
 
+    _epochs(run, epochs=epochs, batch_size=batch_size, eval_every=eval_every, opt=opt, tick=tick, record=record)
+    run.curve.copy_(squares.view(len(squares), b.K).t().double() / (n * d_out))
+
+
+def _epochs(run: _Run, *, epochs, batch_size, eval_every, opt, tick, record):
+    """The training loop of :func:`_train_bucket`; ``record(e, residual)`` is called every ``eval_every`` epochs."""
+    b, X, Y = run.bucket, run.X, run.Y
+    n, d_out = X.shape[2], Y.shape[1]
     full = batch_size is None
     for e in range(epochs):  # epoch e + 1 starts from the parameters after e epochs
         if full:
@@ -399,7 +451,7 @@ def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "a
         buckets += [big[0::2], big[1::2]]
     n_evals = epochs // eval_every + 1
     runs = [_Run(_Bucket(widths[idx], seeds[idx], lrs[idx], wds[idx], depth, d_in, d_out, dtype),
-                 _as_runs(x if x.dim() == 2 else x[idx]), _as_runs(y if y.dim() == 2 else y[idx]),
+                 _as_inputs(x if x.dim() == 2 else x[idx]), _as_runs(y if y.dim() == 2 else y[idx]),
                  None if batch_size is None else epoch_orders(n, seeds[idx], shuffle_seed),
                  torch.full((len(idx), n_evals), float("nan"), dtype=torch.float64), np.full(len(idx), -1))
             for idx in buckets]
@@ -429,10 +481,11 @@ def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "a
         curve[idx], stopped[idx] = run.curve, run.stopped
         train_mse[idx] = _mse(run.bucket, run.X, run.Y)
         if xt is not None:
-            test_mse[idx] = _mse(run.bucket, _as_runs(xt if xt.dim() == 2 else xt[idx]),
+            test_mse[idx] = _mse(run.bucket, _as_inputs(xt if xt.dim() == 2 else xt[idx]),
                                  _as_runs(yt if yt.dim() == 2 else yt[idx]))
         for j, k in enumerate(idx):
             params[k] = run.bucket.params(j, int(widths[k]))
+        run.bucket.free()
     return Result(widths, seeds, lrs, wds, curve.numpy(), np.arange(n_evals) * eval_every, train_mse, test_mse,
                   stopped, params)
 
