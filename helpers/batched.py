@@ -184,7 +184,9 @@ class _Bucket:
 
     Each layer's weights and bias are stored together, bias last, as one ``(K, out, in + 1)`` block; the
     layer's input carries a last row of ones, so that the layer is one matrix product and its weight gradient
-    includes the bias gradient. Activations live in buffers kept for each number of samples.
+    includes the bias gradient. The first layer's block is stored transposed across the bucket, as
+    ``(in + 1, K·out)``: with inputs shared by the bucket, its weight gradient is then one wide product.
+    Activations live in buffers kept for each number of samples.
     """
 
     def __init__(self, widths, seeds, lr, weight_decay, depth, d_in, d_out, dtype):
@@ -194,6 +196,7 @@ class _Bucket:
         self.theta = torch.zeros(K * sum(o * (i + 1) for o, i in self.shapes), dtype=dtype)
         self.grad = torch.zeros_like(self.theta)
         self.Wb, self.dWb = self._blocks(self.theta), self._blocks(self.grad)
+        self.W0T, self.dW0T = self._first(self.theta), self._first(self.grad)
         self.W, self.b = self._views(self.theta)
         self.WT = [W.transpose(1, 2) for W in self.W]
         for k, (M, s) in enumerate(zip(widths, seeds)):
@@ -218,10 +221,16 @@ class _Bucket:
         self.step_tensor = torch.zeros((), dtype=torch.float32)
         self._buffers = {}
 
+    def _first(self, flat):
+        """The first layer's ``(in + 1, K·out)`` block of a flat parameter-shaped tensor."""
+        o, i = self.shapes[0]
+        return flat[:self.K * o * (i + 1)].view(i + 1, self.K * o)
+
     def _blocks(self, flat):
         """Per-layer views ``(K, out, in + 1)`` (weights, then the bias as last column) of a flat parameter-shaped tensor."""
-        blocks, at = [], 0
-        for o, i in self.shapes:
+        o, i = self.shapes[0]
+        blocks, at = [self._first(flat).view(i + 1, self.K, o).permute(1, 2, 0)], self.K * o * (i + 1)
+        for o, i in self.shapes[1:]:
             blocks.append(flat[at:at + self.K * o * (i + 1)].view(self.K, o, i + 1))
             at += self.K * o * (i + 1)
         return blocks
@@ -266,7 +275,7 @@ class _Bucket:
         for l, Wb in enumerate(self.Wb):
             out = buf.out if l == len(self.Wb) - 1 else buf.Z[l]
             if l == 0 and X.shape[0] == 1:
-                torch.mm(Wb.view(-1, Wb.shape[2]), X[0], out=out.view(-1, out.shape[2]))
+                torch.mm(self.W0T.t(), X[0], out=out.view(-1, out.shape[2]))
             else:
                 torch.bmm(Wb, X if l == 0 else buf.H[l - 1], out=out)
             if l < len(buf.Z):
@@ -285,7 +294,7 @@ class _Bucket:
             Gin = torch.bmm(self.WT[l], G, out=buf.Z[l - 1])
             G = _relu_backward_(Gin, buf.h[l - 1], 0, grad_input=Gin)
         if X.shape[0] == 1:  # shared inputs: the first layer's gradient for the whole bucket in one product
-            torch.mm(G.view(-1, G.shape[2]), X[0].t(), out=self.dWb[0].view(-1, X.shape[1]))
+            torch.mm(X[0], G.view(-1, G.shape[2]).t(), out=self.dW0T)
         else:
             torch.bmm(G, X.transpose(1, 2), out=self.dWb[0])
 
