@@ -35,6 +35,37 @@ def param_count(m: int) -> int:
     return 3 * m + 1
 
 
+def numerical_gradients(x, y, theta: np.ndarray, w_h: np.ndarray, eps: float = 1e-6):
+    """Central finite differences of :func:`half_mse` on ``(x, y)`` with respect to ``theta`` and ``w_h``, one entry at a time."""
+    x, y = np.atleast_1d(np.asarray(x, dtype=float)), np.atleast_1d(np.asarray(y, dtype=float))
+    params = [np.array(theta, dtype=float), np.array(w_h, dtype=float)]  # copies, perturbed in place
+    grads = []
+    for p in params:
+        g = np.zeros(p.shape)
+        for k in np.ndindex(p.shape):
+            old = p[k]
+            p[k] = old + eps
+            up = half_mse(x, y, *params)
+            p[k] = old - eps
+            g[k] = (up - half_mse(x, y, *params)) / (2 * eps)
+            p[k] = old
+        grads.append(g)
+    return grads[0], grads[1]
+
+
+def random_case(seed: int, m: int, n: int):
+    """Seeded data ``x, y`` (n points in [−1, 1]) and parameters ``theta, w_h`` of width ``m`` with every
+    pre-activation at least 1e-3 away from ReLU's kink, where finite differences and gradients agree."""
+    g = np.random.default_rng(seed)
+    while True:
+        x, y = g.uniform(-1, 1, n), g.uniform(-1, 1, n)
+        theta, w_h = g.standard_normal(m + 1), g.standard_normal((2, m))
+        pre_h = np.multiply.outer(x, w_h[0]) + w_h[1]
+        pre_y = np.maximum(pre_h, 0.0) @ theta[:-1] + theta[-1]
+        if np.abs(pre_h).min() > 1e-3 and np.abs(pre_y).min() > 1e-3:
+            return x, y, theta, w_h
+
+
 @dataclass
 class StackResult:
     """Trained networks and their learning curves (losses at the recorded iterations, iteration 0 included)."""

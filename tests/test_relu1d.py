@@ -85,3 +85,22 @@ def test_stacked_sgd_records_listed_iterations():
                                  record=[1, 10, 20])
     np.testing.assert_array_equal(res.iterations, [0, 1, 10, 20, 50])
     assert res.train_loss.shape == (5, 1) and res.test_loss is None
+
+
+def test_numerical_gradients_match_autograd_on_random_cases():
+    for seed, m, n in [(0, 4, 3), (1, 1, 1), (2, 12, 20), (23, 60, 72)]:
+        x, y, theta, w_h = relu1d.random_case(seed, m, n)
+        again = relu1d.random_case(seed, m, n)
+        for a, b in zip((x, y, theta, w_h), again):
+            np.testing.assert_array_equal(a, b)
+        pre_h = np.multiply.outer(x, w_h[0]) + w_h[1]
+        assert np.abs(pre_h).min() > 1e-3 and np.abs(np.maximum(pre_h, 0) @ theta[:-1] + theta[-1]).min() > 1e-3
+        th, w = torch.tensor(theta, requires_grad=True), torch.tensor(w_h, requires_grad=True)
+        _torch_loss(torch.tensor(x), torch.tensor(y), th, w).backward()
+        before = theta.copy(), w_h.copy()
+        g_theta, g_w = relu1d.numerical_gradients(x, y, theta, w_h)
+        np.testing.assert_allclose(g_theta, th.grad.numpy(), rtol=1e-6, atol=1e-9)
+        np.testing.assert_allclose(g_w, w.grad.numpy(), rtol=1e-6, atol=1e-9)
+        np.testing.assert_array_equal(theta, before[0])
+        np.testing.assert_array_equal(w_h, before[1])
+    assert not np.array_equal(relu1d.random_case(3, 4, 3)[2], relu1d.random_case(4, 4, 3)[2])

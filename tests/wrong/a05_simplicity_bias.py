@@ -42,6 +42,8 @@ WRONG = [
           ("test_grad_sample",), "no gradient for the output intercept"),
     Wrong("grad_sample", GW, "grad_w_h = delta * np.outer([x, 0.0], theta[:-1] * (pre_h[0] > 0))", ("test_grad_sample",),
           "no gradient for the hidden intercepts"),
+    Wrong("grad_sample", DELTA, "return relu1d.numerical_gradients(x, y, theta, w_h)", ("test_grad_sample",),
+          "finite differences instead of the gradient: right only to about 1e-9"),
     # grad_batch
     Wrong("grad_batch", BDELTA, "delta = (y_hat - y) * (pre_y > 0)", ("test_grad_batch",),
           "sum of the per-sample gradients instead of their mean"),
