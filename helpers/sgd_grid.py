@@ -65,6 +65,18 @@ class Grid:
         stats = [mean_se(values[(self.lr == lr) & (self.weight_decay == wd)]) for lr, wd in self.settings()]
         return np.array([m for m, _ in stats]), np.array([se for _, se in stats])
 
+    def paired_difference(self, values, lr: float, weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
+        """:meth:`seed_mean` of each run's value minus that of the run of the same seed at ``(lr, weight_decay)``."""
+        values = np.asarray(values, dtype=float)
+        if values.shape != (len(self),):
+            raise ValueError(f"need one value per run ({len(self)}), got shape {values.shape}")
+        base = {int(s): v for s, v, l, w in zip(self.seed, values, self.lr, self.weight_decay)
+                if l == lr and w == weight_decay}
+        missing = sorted(set(self.seed.tolist()) - set(base))
+        if missing:
+            raise ValueError(f"no run at learning rate {lr:g} and weight decay {weight_decay:g} for seeds {missing}")
+        return self.seed_mean(values - np.array([base[int(s)] for s in self.seed]))
+
 
 def concat(grids) -> Grid:
     """Several grids (same batch size, recorded at the same epochs) as one, runs in the order given."""

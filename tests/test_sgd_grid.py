@@ -59,6 +59,18 @@ def test_seed_mean_and_standard_error(grid):
         grid.seed_mean(np.arange(7.0))
 
 
+def test_paired_difference_subtracts_the_same_seed_run(grid):
+    values = np.array([1.0, 10.0, 2.0, 20.0, 4.0, 30.0, 8.0, 50.0])  # order: lr, decay, seed (3, 1)
+    mean, se = grid.paired_difference(values, 0.05)
+    np.testing.assert_allclose(mean, [0.0, 5.5, 11.5, 23.5])  # seed 3 against 1, seed 1 against 10
+    np.testing.assert_allclose(se, [0.0, 4.5, 8.5, 16.5])
+    np.testing.assert_allclose(grid.paired_difference(values, 0.1, 1e-3)[0], [-23.5, -18.0, -12.0, 0.0])
+    with pytest.raises(ValueError, match="learning rate 0.2"):
+        grid.paired_difference(values, 0.2)
+    with pytest.raises(ValueError, match="one value per run"):
+        grid.paired_difference(values[:7], 0.05)
+
+
 def test_concat_joins_runs_in_order(grid):
     both = sgd_grid.concat([grid, grid])
     assert len(both) == 16 and both.lr.tolist() == grid.lr.tolist() * 2
