@@ -55,20 +55,29 @@ def training_curves(curves: Mapping[str, np.ndarray], *, title: str, xlabel: str
 def sweep(x, series: Mapping[str, np.ndarray], *, title: str, xlabel: str, ylabel: str,
           logx: bool = False, logy: bool = False, errors: Mapping[str, np.ndarray] | None = None,
           markers: str = "o-", vlines: Mapping[str, float] | None = None,
+          reference: Mapping[str, np.ndarray] | None = None, reference_label: str = "dashed: theory",
           legend_title: str | None = None, xticks: bool = False, ax=None):
-    """Plot several quantities against one swept parameter, with optional error bars and marked x values
+    """Plot several quantities against one swept parameter, with optional error bars, marked x values,
+    and ``reference`` curves (e.g. a prediction) dashed in the colour of the series of the same name
     (``xticks=True``: one labelled tick per swept value, e.g. a few learning rates on a log axis)."""
     ax = axes(title, xlabel, ylabel, logx=logx, logy=logy, ax=ax)
     x = np.asarray(x, dtype=float)
     if xticks:
         ax.set_xticks(x, [f"{v:g}" for v in x])
         ax.xaxis.set_minor_locator(plt.NullLocator())
-    for label, y in series.items():
+    reference = dict(reference or {})
+    if set(reference) - set(series):
+        raise ValueError(f"reference curves {sorted(set(reference) - set(series))} name no series")
+    for i, (label, y) in enumerate(series.items()):
         err = None if errors is None else errors.get(label)
         if err is None:
-            ax.plot(x, np.asarray(y, dtype=float), markers, label=str(label), markersize=3)
+            ax.plot(x, np.asarray(y, dtype=float), markers, label=str(label), markersize=3, color=f"C{i}")
         else:
-            ax.errorbar(x, y, yerr=err, fmt=markers, label=str(label), markersize=3, capsize=2)
+            ax.errorbar(x, y, yerr=err, fmt=markers, label=str(label), markersize=3, capsize=2, color=f"C{i}")
+        if label in reference:
+            ax.plot(x, np.asarray(reference[label], dtype=float), "--", color=f"C{i}", linewidth=1)
+    if reference:
+        ax.plot([], [], "--", color="0.4", linewidth=1, label=reference_label)
     for i, (label, x0) in enumerate((vlines or {}).items()):
         ax.axvline(x0, color=f"C{len(series) + i}", linestyle="--", label=label)
     return finish(ax, legend_title)

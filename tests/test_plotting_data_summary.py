@@ -32,6 +32,19 @@ def test_training_curves_are_titled_labelled_and_legended():
     plt.close("all")
 
 
+def test_sweep_draws_reference_curves_in_the_colour_of_their_series():
+    ax = plotting.sweep([1, 2, 3], {"a": [1, 2, 4], "b": [3, 2, 1]}, reference={"b": [3.0, 2.5, 2.0]},
+                        title="T", xlabel="x", ylabel="y", markers="o")
+    assert _labelled(ax)[3] == ["a", "b", "dashed: theory"]
+    lines = ax.get_lines()
+    dashed = [line for line in lines if line.get_linestyle() == "--" and len(line.get_xdata())]
+    assert len(dashed) == 1 and dashed[0].get_color() == lines[1].get_color() != lines[0].get_color()
+    np.testing.assert_array_equal(dashed[0].get_ydata(), [3.0, 2.5, 2.0])
+    with pytest.raises(ValueError, match="name no series"):
+        plotting.sweep([1], {"a": [1]}, reference={"c": [1]}, title="T", xlabel="x", ylabel="y")
+    plt.close("all")
+
+
 def test_sweep_with_error_bars_and_marked_values():
     ax = plotting.sweep([1, 2, 3], {"train": [3, 2, 1], "test": [2, 3, 2]}, errors={"test": [0.1, 0.2, 0.1]},
                         title="Sweep", xlabel="M", ylabel="MSE", vlines={"threshold": 2.0})
