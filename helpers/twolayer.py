@@ -91,6 +91,20 @@ class Sweep:
     ols_train: np.ndarray  # the OLS estimator's training loss on the same data
     ols_test: np.ndarray  # the OLS estimator's ½-MSE on the common test set
 
+    def median_ratio(self) -> np.ndarray:
+        """Median over seeds of the network's training loss over OLS's on the same data, shape ``(scales, ns)``."""
+        return np.median(self.train / self.ols_train, axis=1)
+
+    def thresholds(self, level: float = 0.5) -> dict:
+        """Per scale, the smallest n from which on the median ratio stays at or above ``level`` (None if it
+        does not at the largest n): where the network stops interpolating."""
+        out = {}
+        for scale, ratio in zip(self.scales.tolist(), self.median_ratio()):
+            below = np.flatnonzero(ratio < level)
+            start = 0 if below.size == 0 else below[-1] + 1
+            out[scale] = int(self.ns[start]) if start < len(self.ns) else None
+        return out
+
 
 def plan_buckets(ns, overhead: int = 40) -> list[list[int]]:
     """Split sorted sample sizes into consecutive groups minimising Σ (size × largest n) + overhead per group."""

@@ -73,6 +73,26 @@ def test_threshold_sweep_equals_separate_runs_and_ols():
                 assert sw.ols_test[i, j, k] == pytest.approx(0.5 * np.mean((test.x @ beta - test.y) ** 2), rel=1e-12)
 
 
+def _sweep(train_over_ols):
+    """A Sweep of 2 scales x 3 seeds x 4 sample sizes whose training losses are ``train_over_ols`` times OLS's."""
+    ratio = np.asarray(train_over_ols, dtype=float)
+    ols = np.full(ratio.shape, 0.1)
+    return twolayer.Sweep(np.array([8, 16, 32, 64]), np.arange(3), np.array([1e-6, 1e-3]), ratio * ols, 2 * ols,
+                          ols, 1.5 * ols)
+
+
+def test_median_ratio_and_thresholds():
+    r = np.zeros((2, 3, 4))
+    r[0] = [[0.0, 0.6, 0.9, 1.0], [0.0, 0.1, 0.7, 1.0], [0.0, 0.2, 0.8, 1.0]]  # medians 0, 0.2, 0.8, 1
+    r[1] = [[0.6, 0.0, 0.0, 0.4], [0.6, 0.0, 0.0, 0.1], [0.7, 0.0, 0.0, 0.2]]  # medians 0.6, 0, 0, 0.2
+    sw = _sweep(r)
+    np.testing.assert_allclose(sw.median_ratio(), [[0, 0.2, 0.8, 1], [0.6, 0, 0, 0.2]])
+    assert sw.thresholds() == {1e-6: 32, 1e-3: None}  # 1e-3: above 1/2 at n = 8 only, not from there on
+    assert sw.thresholds(level=0.1) == {1e-6: 16, 1e-3: 64}
+    assert _sweep(np.ones((2, 3, 4))).thresholds() == {1e-6: 8, 1e-3: 8}
+    assert _sweep(np.full((2, 3, 4), 0.5)).thresholds() == {1e-6: 8, 1e-3: 8}  # "at or above"
+
+
 def test_linear_teacher_data():
     D = linear_teacher_data(20_000, d=4, seed=3)
     assert D.x.shape == (20_000, 4) and D.noise_var == 0.09
