@@ -56,18 +56,21 @@ def sweep(x, series: Mapping[str, np.ndarray], *, title: str, xlabel: str, ylabe
           logx: bool = False, logy: bool = False, errors: Mapping[str, np.ndarray] | None = None,
           markers: str = "o-", vlines: Mapping[str, float] | None = None,
           reference: Mapping[str, np.ndarray] | None = None, reference_label: str = "dashed: theory",
-          legend_title: str | None = None, xticks: bool = False, ax=None):
+          runs: Mapping[str, np.ndarray] | None = None, legend_title: str | None = None, xticks: bool = False,
+          ax=None):
     """Plot several quantities against one swept parameter, with optional error bars, marked x values,
-    and ``reference`` curves (e.g. a prediction) dashed in the colour of the series of the same name
+    ``reference`` curves (e.g. a prediction) dashed in the colour of the series of the same name, and
+    ``runs``: the individual values behind a series, shape ``(len(x), runs)``, as faint dots in its colour
     (``xticks=True``: one labelled tick per swept value, e.g. a few learning rates on a log axis)."""
     ax = axes(title, xlabel, ylabel, logx=logx, logy=logy, ax=ax)
     x = np.asarray(x, dtype=float)
     if xticks:
         ax.set_xticks(x, [f"{v:g}" for v in x])
         ax.xaxis.set_minor_locator(plt.NullLocator())
-    reference = dict(reference or {})
-    if set(reference) - set(series):
-        raise ValueError(f"reference curves {sorted(set(reference) - set(series))} name no series")
+    reference, runs = dict(reference or {}), dict(runs or {})
+    for name, extra in (("reference curves", reference), ("runs", runs)):
+        if set(extra) - set(series):
+            raise ValueError(f"{name} {sorted(set(extra) - set(series))} name no series")
     for i, (label, y) in enumerate(series.items()):
         err = None if errors is None else errors.get(label)
         if err is None:
@@ -76,11 +79,27 @@ def sweep(x, series: Mapping[str, np.ndarray], *, title: str, xlabel: str, ylabe
             ax.errorbar(x, y, yerr=err, fmt=markers, label=str(label), markersize=3, capsize=2, color=f"C{i}")
         if label in reference:
             ax.plot(x, np.asarray(reference[label], dtype=float), "--", color=f"C{i}", linewidth=1)
+        if label in runs:
+            values = np.asarray(runs[label], dtype=float)
+            ax.plot(np.repeat(x, values.shape[1]), values.ravel(), ".", color=f"C{i}", alpha=0.4)
     if reference:
         ax.plot([], [], "--", color="0.4", linewidth=1, label=reference_label)
     for i, (label, x0) in enumerate((vlines or {}).items()):
         ax.axvline(x0, color=f"C{len(series) + i}", linestyle="--", label=label)
     return finish(ax, legend_title)
+
+
+def train_test_curves(x, train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray], *, title: str,
+                      xlabel: str, ylabel: str, logx: bool = True, logy: bool = True, ax=None):
+    """Training curves (solid) and test curves (dotted, same colour) against ``x``, one legend entry per label."""
+    ax = axes(title, xlabel, ylabel, logx=logx, logy=logy, ax=ax)
+    if set(train) != set(test):
+        raise ValueError("train and test need the same labels")
+    for i, label in enumerate(train):
+        ax.plot(x, np.asarray(train[label], dtype=float), color=f"C{i}", label=str(label))
+        ax.plot(x, np.asarray(test[label], dtype=float), ":", color=f"C{i}")
+    ax.plot([], [], ":", color="0.4", label="dotted: test")
+    return finish(ax)
 
 
 def curve_groups(groups: Mapping[str, Sequence[tuple[np.ndarray, np.ndarray]]], *, title: str, xlabel: str,

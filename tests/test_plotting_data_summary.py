@@ -62,6 +62,33 @@ def test_threshold_sweep_panels():
     plt.close("all")
 
 
+def test_sweep_draws_the_runs_behind_a_series_as_dots_in_its_colour():
+    ax = plotting.sweep([1, 2], {"a": [1, 2], "b": [3, 4]}, runs={"b": [[2.5, 3.5], [3.0, 5.0]]},
+                        title="T", xlabel="x", ylabel="y")
+    lines = ax.get_lines()
+    dots = [line for line in lines if line.get_marker() == "." and line.get_linestyle() == "None"]
+    assert len(dots) == 1 and dots[0].get_color() == lines[1].get_color()
+    np.testing.assert_array_equal(dots[0].get_xdata(), [1, 1, 2, 2])
+    np.testing.assert_array_equal(dots[0].get_ydata(), [2.5, 3.5, 3.0, 5.0])
+    assert _labelled(ax)[3] == ["a", "b"]
+    with pytest.raises(ValueError, match="runs \\['c'\\] name no series"):
+        plotting.sweep([1], {"a": [1]}, runs={"c": [[1]]}, title="T", xlabel="x", ylabel="y")
+    plt.close("all")
+
+
+def test_train_test_curves_share_a_colour_per_label():
+    ax = plotting.train_test_curves([1, 2, 3], {"m = 2": [3, 2, 1], "m = 5": [2, 1, 0.5]},
+                                    {"m = 2": [3, 3, 3], "m = 5": [2, 2, 2]}, title="T", xlabel="step", ylabel="loss")
+    assert _labelled(ax) == ("T", "step", "loss", ["m = 2", "m = 5", "dotted: test"])
+    train, test = ax.get_lines()[2:4]
+    assert train.get_color() == test.get_color() != ax.get_lines()[0].get_color()
+    assert (train.get_linestyle(), test.get_linestyle()) == ("-", ":")
+    np.testing.assert_array_equal(test.get_ydata(), [2, 2, 2])
+    with pytest.raises(ValueError, match="same labels"):
+        plotting.train_test_curves([1], {"a": [1]}, {"b": [1]}, title="T", xlabel="x", ylabel="y")
+    plt.close("all")
+
+
 def test_sweep_with_error_bars_and_marked_values():
     ax = plotting.sweep([1, 2, 3], {"train": [3, 2, 1], "test": [2, 3, 2]}, errors={"test": [0.1, 0.2, 0.1]},
                         title="Sweep", xlabel="M", ylabel="MSE", vlines={"threshold": 2.0})
