@@ -260,8 +260,9 @@ class _Bucket:
         return self._buffers[n]
 
     def free(self):
-        """Drop the activation buffers."""
+        """Drop the activation buffers and the references to the last forward pass's inputs and activations."""
         self._buffers.clear()
+        self.buf = self.X = None
 
     def forward(self, X):
         """Outputs ``(K, d_out, n)`` for inputs ``X`` of shape ``(1 or K, d_in + 1, n)`` with a last row of ones.
