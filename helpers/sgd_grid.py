@@ -70,8 +70,10 @@ class Grid:
         values = np.asarray(values, dtype=float)
         if values.shape != (len(self),):
             raise ValueError(f"need one value per run ({len(self)}), got shape {values.shape}")
-        base = {int(s): v for s, v, l, w in zip(self.seed, values, self.lr, self.weight_decay)
-                if l == lr and w == weight_decay}
+        at = (self.lr == lr) & (self.weight_decay == weight_decay)
+        if len(set(self.seed[at].tolist())) < at.sum():
+            raise ValueError(f"several runs of one seed at learning rate {lr:g} and weight decay {weight_decay:g}")
+        base = dict(zip(self.seed[at].tolist(), values[at]))
         missing = sorted(set(self.seed.tolist()) - set(base))
         if missing:
             raise ValueError(f"no run at learning rate {lr:g} and weight decay {weight_decay:g} for seeds {missing}")

@@ -69,6 +69,8 @@ def test_paired_difference_subtracts_the_same_seed_run(grid):
         grid.paired_difference(values, 0.2)
     with pytest.raises(ValueError, match="one value per run"):
         grid.paired_difference(values[:7], 0.05)
+    with pytest.raises(ValueError, match="several runs of one seed"):  # the same grid twice: which run is the base?
+        sgd_grid.concat([grid, grid]).paired_difference(np.arange(16.0), 0.05)
 
 
 def test_concat_joins_runs_in_order(grid):
