@@ -236,13 +236,13 @@ def neurons_kinks(W, a, X, *, title: str, window=(-3.0, 3.0), legend: bool = Tru
     return _legend(ax, legend)
 
 
-def threshold_sweep(sweep, expected_ols, *, scale: float, detail: str = "", floor: float = 1e-7):
+def threshold_sweep(sweep, expected_ols, *, scale: float, level: float = 0.5, detail: str = "", floor: float = 1e-7):
     """Training and test loss of the networks of a :class:`helpers.twolayer.Sweep` against n, one colour per
     scale (median and every seed), with OLS on the same data, OLS's expected losses ``expected_ols`` (shape
-    ``(len(ns), 2)``: train, test) and the threshold of ``scale`` (:meth:`~helpers.twolayer.Sweep.thresholds`);
+    ``(len(ns), 2)``: train, test) and the threshold of ``scale`` at ``level`` (:meth:`~helpers.twolayer.Sweep.thresholds`);
     ``detail`` is appended to the titles; losses below ``floor`` are drawn at it."""
     fig, axs = plt.subplots(1, 2, figsize=(13, 4.5))
-    ns, n_seeds, threshold_n = sweep.ns, len(sweep.seeds), sweep.thresholds()[scale]
+    ns, n_seeds, threshold_n = sweep.ns, len(sweep.seeds), sweep.thresholds(level)[scale]
     for ax, key, col, name in [(axs[0], "train", 0, "Training loss"), (axs[1], "test", 1, "Test loss")]:
         axes(f"{name} against the sample size{detail}", "training samples n", "½-MSE", logx=True, logy=True, ax=ax)
         for i, s in enumerate(sweep.scales):

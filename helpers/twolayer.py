@@ -9,7 +9,8 @@ else 0 (as in torch). Gradients: ``∇_{a_j} L = (1/n) Σ_k r_k ReLU(⟨w_j, x_k
 - :func:`train_gd` trains one network in numpy and keeps the loss of every step and chosen snapshots;
 - :func:`threshold_sweep` trains one network per (sample size, seed, initialisation scale) at once in
   torch: networks of similar sample sizes share a bucket, their data zero-padded to the bucket's largest
-  size with zero weight in the loss (exact: a padded sample contributes nothing to any gradient).
+  size with zero weight in the loss (exact: a padded sample contributes nothing to any gradient);
+  :meth:`Sweep.median_ratio` and :meth:`Sweep.thresholds` locate where the network stops interpolating.
 """
 
 from __future__ import annotations
@@ -97,10 +98,10 @@ class Sweep:
 
     def thresholds(self, level: float = 0.5) -> dict:
         """Per scale, the smallest n from which on the median ratio stays at or above ``level`` (None if it
-        does not at the largest n): where the network stops interpolating."""
+        does not at the largest n; a NaN ratio counts as below): where the network stops interpolating."""
         out = {}
         for scale, ratio in zip(self.scales.tolist(), self.median_ratio()):
-            below = np.flatnonzero(ratio < level)
+            below = np.flatnonzero(~(ratio >= level))
             start = 0 if below.size == 0 else below[-1] + 1
             out[scale] = int(self.ns[start]) if start < len(self.ns) else None
         return out

@@ -59,6 +59,9 @@ def test_threshold_sweep_panels():
     assert _labelled(axs[1])[0] == "Test loss against the sample size (d = 5)"
     np.testing.assert_allclose(axs[0].get_lines()[0].get_ydata(), [1e-7, 1e-7, 0.1, 0.1])
     np.testing.assert_allclose(axs[1].get_lines()[0].get_ydata(), [0.2] * 4)
+    assert axs[0].get_lines()[-1].get_xdata()[0] == 32  # the threshold line
+    axs = plotting.threshold_sweep(sweep, np.full((4, 2), 0.1), scale=1e-6, level=1e-13)
+    assert _labelled(axs[0])[3][-1] == "threshold n* ≈ 8 (λ = 1e-06)" and axs[0].get_lines()[-1].get_xdata()[0] == 8
     plt.close("all")
 
 

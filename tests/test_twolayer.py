@@ -91,6 +91,9 @@ def test_median_ratio_and_thresholds():
     assert sw.thresholds(level=0.1) == {1e-6: 16, 1e-3: 64}
     assert _sweep(np.ones((2, 3, 4))).thresholds() == {1e-6: 8, 1e-3: 8}
     assert _sweep(np.full((2, 3, 4), 0.5)).thresholds() == {1e-6: 8, 1e-3: 8}  # "at or above"
+    r = np.ones((2, 3, 4))
+    r[0, :, 3] = np.nan  # e.g. 0/0 where OLS fits exactly: not "at or above"
+    assert _sweep(r).thresholds() == {1e-6: None, 1e-3: 8}
 
 
 def test_linear_teacher_data():
