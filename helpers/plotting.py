@@ -236,23 +236,23 @@ def neurons_kinks(W, a, X, *, title: str, window=(-3.0, 3.0), legend: bool = Tru
     return _legend(ax, legend)
 
 
-def threshold_sweep(sweep, expected_ols, *, scale: float, level: float = 0.5, detail: str = "", floor: float = 1e-7):
-    """Training and test loss of the networks of a :class:`helpers.twolayer.Sweep` against n, one colour per
+def threshold_sweep(result, expected_ols, *, scale: float, level: float = 0.5, detail: str = "", floor: float = 1e-7):
+    """Training and test loss of the networks in ``result`` (a :class:`helpers.twolayer.Sweep`) against n, one colour per
     scale (median and every seed), with OLS on the same data, OLS's expected losses ``expected_ols`` (shape
     ``(len(ns), 2)``: train, test) and the threshold of ``scale`` at ``level`` (:meth:`~helpers.twolayer.Sweep.thresholds`);
     ``detail`` is appended to the titles; losses below ``floor`` are drawn at it."""
     fig, axs = plt.subplots(1, 2, figsize=(13, 4.5))
-    ns, n_seeds, threshold_n = sweep.ns, len(sweep.seeds), sweep.thresholds(level)[scale]
+    ns, n_seeds, threshold_n = result.ns, len(result.seeds), result.thresholds(level)[scale]
     for ax, key, col, name in [(axs[0], "train", 0, "Training loss"), (axs[1], "test", 1, "Test loss")]:
-        axes(f"{name} against the sample size{detail}", "training samples n", "½-MSE", logx=True, logy=True, ax=ax)
-        for i, s in enumerate(sweep.scales):
-            vals = np.maximum(getattr(sweep, key)[i], floor)
-            ax.plot(ns, np.median(vals, axis=0), "o-", color=f"C{i}", label=f"network, λ = {s:g} (median of {n_seeds})")
-            ax.plot(np.repeat(ns, n_seeds), vals.T.ravel(), ".", color=f"C{i}", alpha=0.35)
-        ax.plot(ns, np.median(getattr(sweep, "ols_" + key)[0], axis=0), "k^--", label="OLS on the same data (median)")
+        runs = {f"network, λ = {s:g} (median of {n_seeds})": np.maximum(v, floor).T
+                for s, v in zip(result.scales, getattr(result, key))}  # (ns, seeds) per scale
+        sweep(ns, {label: np.median(v, axis=1) for label, v in runs.items()}, runs=runs, ax=ax,
+              title=f"{name} against the sample size{detail}", xlabel="training samples n",
+              ylabel="½-MSE", logx=True, logy=True)
+        ax.plot(ns, np.median(getattr(result, "ols_" + key)[0], axis=0), "k^--", label="OLS on the same data (median)")
         ax.plot(ns, np.asarray(expected_ols)[:, col], "k:", label="OLS, expected value")
         if threshold_n is not None:
-            ax.axvline(threshold_n, color=f"C{len(sweep.scales)}", ls="--", label=f"threshold n* ≈ {threshold_n} (λ = {scale:g})")
+            ax.axvline(threshold_n, color=f"C{len(result.scales)}", ls="--", label=f"threshold n* ≈ {threshold_n} (λ = {scale:g})")
         finish(ax)
     axs[0].set_ylim(floor / 2, None)
     axs[0].text(0.02, 0.02, f"losses below {floor:g} drawn at {floor:g}", transform=axs[0].transAxes, fontsize="small")

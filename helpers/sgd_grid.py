@@ -57,19 +57,22 @@ class Grid:
         """The distinct (learning rate, weight decay) pairs, in grid order."""
         return list(dict.fromkeys(zip(self.lr.tolist(), self.weight_decay.tolist())))
 
-    def seed_mean(self, values) -> tuple[np.ndarray, np.ndarray]:
-        """Mean over seeds and its standard error, per (learning rate, weight decay) pair of :meth:`settings`."""
+    def _per_run(self, values) -> np.ndarray:
+        """``values`` as a float array, checked to hold one value per run."""
         values = np.asarray(values, dtype=float)
         if values.shape != (len(self),):
             raise ValueError(f"need one value per run ({len(self)}), got shape {values.shape}")
+        return values
+
+    def seed_mean(self, values) -> tuple[np.ndarray, np.ndarray]:
+        """Mean over seeds and its standard error, per (learning rate, weight decay) pair of :meth:`settings`."""
+        values = self._per_run(values)
         stats = [mean_se(values[(self.lr == lr) & (self.weight_decay == wd)]) for lr, wd in self.settings()]
         return np.array([m for m, _ in stats]), np.array([se for _, se in stats])
 
     def paired_difference(self, values, lr: float, weight_decay: float = 0.0) -> tuple[np.ndarray, np.ndarray]:
         """:meth:`seed_mean` of each run's value minus that of the run of the same seed at ``(lr, weight_decay)``."""
-        values = np.asarray(values, dtype=float)
-        if values.shape != (len(self),):
-            raise ValueError(f"need one value per run ({len(self)}), got shape {values.shape}")
+        values = self._per_run(values)
         at = (self.lr == lr) & (self.weight_decay == weight_decay)
         if len(set(self.seed[at].tolist())) < at.sum():
             raise ValueError(f"several runs of one seed at learning rate {lr:g} and weight decay {weight_decay:g}")

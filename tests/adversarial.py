@@ -126,6 +126,12 @@ def _before_first_answer(source) -> float:
 def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
     """Write the corpus into ``course/autograde/submitted``; return expectations by (student, assignment)."""
     expect: dict[tuple[str, str], Expect] = {}
+    every_attack = assignments(course)[0]
+
+    def wanted(student, a):
+        """Whether assignment ``a``'s corpus holds ``student`` (the examples are graded everywhere)."""
+        return a == every_attack or student in PER_ASSIGNMENT or student.startswith("example-")
+
     for a in assignments(course):
         name = notebook_names(a, course)[0]
         source = read(course / "source" / a / f"{name}.ipynb")
@@ -135,10 +141,8 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         answers = _code_answers(source)
         first, last = answers[0], answers[-1]
 
-        every_attack = a == assignments(course)[0]
-
         def put(student, nb=None, raw=None, filename=name):
-            if not every_attack and student not in PER_ASSIGNMENT:
+            if not wanted(student, a):
                 return
             path = course / "autograde" / "submitted" / student / a / f"{filename}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
@@ -212,6 +216,4 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         expect["empty-file", a] = Expect(score=None, message="empty file")
         expect["example-complete", a] = Expect(score=full, no_flags=True)
         expect["example-blank", a] = Expect(score=0, no_flags=True)
-    first = assignments(course)[0]
-    return {(student, a): e for (student, a), e in expect.items()
-            if a == first or student in PER_ASSIGNMENT or student.startswith("example-")}
+    return {key: e for key, e in expect.items() if wanted(*key)}
