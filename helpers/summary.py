@@ -8,6 +8,8 @@ import math
 import numpy as np
 
 DIGITS = 10  # significant digits kept, so the line does not depend on floating-point noise
+ROUNDOFF = 1e-12
+"""Below this a float64 figure is round-off: its digits differ from one CPU to the next, so it is printed as a bound."""
 
 
 def _round(x):
@@ -44,6 +46,11 @@ def parse_summary(text: str) -> dict:
         if line.startswith("SUMMARY "):
             return json.loads(line[len("SUMMARY "):])
     raise ValueError("no SUMMARY line found")
+
+
+def bound(x: float, limit: float = ROUNDOFF) -> str:
+    """``"< 1e-12"`` for a figure under ``limit`` in absolute value, else the figure itself to two significant digits."""
+    return f"< {limit:g}" if abs(float(x)) < limit else f"{float(x):.2g}"
 
 
 def mean_se(values) -> tuple[float, float]:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+from types import SimpleNamespace
 
 import pytest
 
@@ -82,6 +84,33 @@ def test_executed_notebooks_match_source(assignment, name):
     errors = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs if o.output_type == "error"]
     assert not errors
     assert all(c.execution_count for c in executed.cells if c.cell_type == "code")
+
+
+ROUNDOFF_DIGITS = re.compile(r"(?<![<≤] )(?<![\w.])\d+(?:\.\d+)?[eE]-(?:1[3-9]|[2-9]\d|\d{3,})\b")
+"""A number of magnitude 1e-13 or below not printed as a bound: round-off digits that differ from one CPU to the next."""
+
+
+def roundoff_digits(nb) -> list[str]:
+    """``cell N: …text…`` for every round-off-level number in the text outputs of an executed notebook."""
+    found = []
+    for i, cell in enumerate(nb.cells):
+        for out in cell.get("outputs", []):
+            text = out.get("text", "") + out.get("data", {}).get("text/plain", "")
+            found += [f"cell {i}: …{text[max(0, m.start() - 60):m.end()]}" for m in ROUNDOFF_DIGITS.finditer(text)]
+    return found
+
+
+def test_roundoff_scan_finds_digits_and_spares_bounds():
+    out = {"output_type": "stream", "name": "stdout", "text": "difference 5.0e-16, loss < 1e-12, step 1e-3\n"}
+    nb = SimpleNamespace(cells=[{"outputs": [out]}, {"outputs": [{"data": {"text/plain": "[2.1E-15]"}}]}])
+    assert roundoff_digits(nb) == ["cell 0: …difference 5.0e-16", "cell 1: …[2.1E-15"]
+
+
+@pytest.mark.parametrize("assignment,name", NOTEBOOKS)
+def test_executed_notebooks_print_no_roundoff_digits(assignment, name):
+    found = roundoff_digits(read(ROOT / "notebooks" / assignment / f"{name}.ipynb"))
+    assert not found, (f"notebooks/{assignment}/{name}.ipynb prints round-off-level digits, which nbval compares "
+                       f"on another CPU; print a bound instead (helpers.summary.bound):\n" + "\n".join(found))
 
 
 @pytest.mark.parametrize("assignment,name", NOTEBOOKS)

@@ -160,3 +160,9 @@ def test_table_aligns_columns_and_rejects_ragged_rows():
 def test_mean_se_is_the_mean_and_its_standard_error():
     assert summary.mean_se([1.0, 2.0, 3.0, 6.0]) == pytest.approx((3.0, np.sqrt(14 / 3) / 2))
     assert summary.mean_se([5.0]) == (5.0, 0.0)
+
+
+def test_bound_prints_roundoff_as_a_bound_and_larger_figures_themselves():
+    assert summary.bound(5.8e-16) == summary.bound(-2.1e-15) == "< 1e-12"
+    assert summary.bound(3e-9, limit=1e-8) == "< 1e-08"
+    assert summary.bound(2.345e-12) == "2.3e-12"  # above the limit: the figure, which a test of "< 1e-12" rejects
