@@ -8,15 +8,41 @@ JOBS   ?= 1
 
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
-.DEFAULT_GOAL := all
-.PHONY: all venv release notebooks examples autograde feedback validate lab test bench bench-sweep clean help
+# System packages, as command:Debian package. Grading runs kernels in bubblewrap (not needed with
+# AUTOGRADE_SANDBOX=none); the browser test drives Chromium (not needed when CHROMIUM names another one).
+GRADE_PACKAGES := $(if $(filter none,$(AUTOGRADE_SANDBOX)),,bwrap:bubblewrap)
+TEST_PACKAGES  := $(GRADE_PACKAGES) $(if $(CHROMIUM),,chromium:chromium)
 
-all: venv release autograde  ## set up, regenerate release/, autograde the example submissions, print the grades
+# $(call system,packages): install the missing ones with apt-get when run as root, else stop with one line.
+define system
+@missing=""; for p in $(1); do command -v $${p%%:*} >/dev/null 2>&1 || missing="$$missing $${p#*:}"; done; \
+if [ -n "$$missing" ]; then \
+  if [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null 2>&1; then \
+    echo "installing system packages:$$missing"; \
+    { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null; } \
+      || { echo "error: apt-get could not install$$missing: install them and run make again" >&2; exit 1; }; \
+  else \
+    echo "error: missing system packages:$$missing: install them (sudo apt-get install$$missing) and run make again" >&2; \
+    exit 1; \
+  fi; \
+fi
+endef
+
+.DEFAULT_GOAL := all
+.PHONY: all system-grade system-test venv release notebooks examples autograde feedback validate lab test bench bench-sweep clean help
+
+all: system-grade venv release autograde  ## set up, regenerate release/, autograde the example submissions, print the grades
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	touch $@
+
+system-grade:  ## install bubblewrap with apt-get when it is missing (as root), else say what to install and stop
+	$(call system,$(GRADE_PACKAGES))
+
+system-test:  ## the same for bubblewrap and chromium, which the tests need
+	$(call system,$(TEST_PACKAGES))
 
 venv: $(VENV)/.installed  ## create .venv and install the pinned requirements and helpers
 
@@ -29,7 +55,7 @@ notebooks: venv  ## execute every source notebook into notebooks/ (the nbval bas
 examples: venv  ## regenerate the example submissions under autograde/submitted/
 	$(PY) -m autograde.examples
 
-autograde: venv  ## autograde autograde/submitted/*/* and write autograde/grades.csv (JOBS=2: two at a time)
+autograde: system-grade venv  ## autograde autograde/submitted/*/* and write autograde/grades.csv (JOBS=2: two at a time)
 	$(PY) -m autograde.grade --jobs $(JOBS)
 
 feedback: venv  ## write feedback HTML for the autograded submissions
@@ -41,7 +67,7 @@ validate: venv  ## validate notebooks as the Validate button does, failing on an
 lab: venv  ## start JupyterLab on the course
 	$(VENV)/bin/jupyter lab --notebook-dir=.
 
-test: venv  ## run the whole test suite (unit tests, hidden-test tests, nbval on notebooks/)
+test: system-test venv  ## run the whole test suite (unit tests, hidden-test tests, nbval on notebooks/)
 	$(PY) -m pytest
 
 bench: venv  ## print notebook execution and autograde times (median of 3), then the width-sweep benchmark (A=03_double_descent: that assignment's times only)

@@ -17,6 +17,14 @@ def course_root() -> Path:
     return Path(os.environ.get("COURSE_ROOT", ROOT)).resolve()
 
 
+def cores() -> int:
+    """The cores this process may run on: its CPU affinity (a cluster job's share), not the whole machine's count."""
+    try:
+        return len(os.sched_getaffinity(0))
+    except AttributeError:  # no affinity on this platform (macOS, Windows)
+        return os.cpu_count() or 1
+
+
 def assignments(root: Path | None = None) -> list[str]:
     """Names of the assignments under ``source/``, in order."""
     src = (root or course_root()) / "source"

@@ -6,7 +6,8 @@ and copied to a working copy under ``autograde/.work/submitted/`` holding only t
 nbgrader then grades the working copy with the course's hardened preprocessors (see
 ``nbgrader_config.py``), each submission in a worker process: ``JOBS=2`` grades two at a time.
 A submission that cannot be graded is reported with the student and the reason, and whatever
-the gradebook already holds for it is kept.
+the gradebook already holds for it is kept; the run then exits with status 1. A selection
+(``--student``, ``--assignment``) that matches no submission exits with status 2.
 """
 
 from __future__ import annotations
@@ -18,11 +19,12 @@ import os
 import shutil
 import sys
 import time
-from concurrent.futures import ProcessPoolExecutor
+from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
+from tqdm import tqdm
 
 from . import assignments, course_root, notebook_names
 from .course import api
@@ -143,6 +145,28 @@ def _grade_in_worker(args: tuple) -> Outcome:
         return Outcome(student, assignment, "error", [f"grading crashed: {type(exc).__name__}: {exc}"[:240]])
 
 
+def grade_all(jobs: list[tuple], workers: int) -> list[Outcome]:
+    """Grade every job, ``workers`` at a time, with a progress bar: done / total, flagged, not graded, time left."""
+    outcomes: list[Outcome] = []
+    with tqdm(total=len(jobs), desc="grading", unit="submission", disable=not jobs) as bar:
+        def record(o: Outcome) -> None:
+            """Count one finished submission on the bar."""
+            outcomes.append(o)
+            failed = sum(x.status == "error" for x in outcomes)
+            flagged = sum(bool(x.flags) and x.status != "error" for x in outcomes)
+            bar.set_postfix_str(f"{flagged} flagged, {failed} not graded", refresh=False)
+            bar.update()
+
+        if workers > 1 and len(jobs) > 1:
+            with ProcessPoolExecutor(max_workers=workers) as pool:
+                for future in as_completed([pool.submit(_grade_in_worker, job) for job in jobs]):
+                    record(future.result())
+        else:
+            for job in jobs:
+                record(_grade_in_worker(job))
+    return sorted(outcomes, key=lambda o: (o.student, o.assignment))
+
+
 def submissions(root: Path, only_assignment: str | None = None, only_student: str | None = None):
     """(student, assignment) pairs found under ``autograde/submitted``, plus folders that are not assignments."""
     base = root / "autograde" / "submitted"
@@ -209,7 +233,7 @@ def feedback(root: Path, only_assignment: str | None = None, only_student: str |
     """Write feedback HTML (hidden tests removed) for every autograded submission into ``autograde/feedback/``."""
     nbgrader = api(root)
     base = root / "autograde" / "autograded"
-    done = 0
+    done = failed = 0
     for sdir in sorted(p for p in base.iterdir() if p.is_dir()) if base.exists() else []:
         for adir in sorted(p for p in sdir.iterdir() if p.is_dir()):
             if (only_student and sdir.name != only_student) or (only_assignment and adir.name != only_assignment):
@@ -217,10 +241,11 @@ def feedback(root: Path, only_assignment: str | None = None, only_student: str |
             result = nbgrader.generate_feedback(adir.name, sdir.name, force=True)
             if not result.get("success"):
                 print(f"error: feedback for {sdir.name}/{adir.name}: {_last_error(result.get('error'))}", file=sys.stderr)
+                failed += 1
             else:
                 done += 1
     print(f"feedback written for {done} submission(s) under autograde/feedback/")
-    return 0
+    return 1 if failed else 0
 
 
 def main(argv=None) -> int:
@@ -235,12 +260,20 @@ def main(argv=None) -> int:
     root = course_root()
     if args.feedback:
         return feedback(root, args.assignment, args.student)
-    for assignment in assignments(root):  # make sure the gradebook knows every assignment as it is now
-        generate_assignment(assignment, root, release_dir=str(WORK / "release"))
     found, unknown = submissions(root, args.assignment, args.student)
     for student, folder in unknown:
         print(f"warning: {student}/{folder} is not an assignment of this course "
               f"(expected one of {', '.join(assignments(root))}); skipped", file=sys.stderr)
+    if not found:
+        selection = " and ".join(f"{k} {v}" for k, v in (("student", args.student), ("assignment", args.assignment)) if v)
+        where = root / "autograde" / "submitted"
+        if selection:
+            print(f"error: no submission of {selection} under {where}", file=sys.stderr)
+            return 2
+        print(f"nothing to grade: no submissions under {where} (one folder per <student>/<assignment>/)")
+        return 0
+    for assignment in assignments(root):  # make sure the gradebook knows every assignment as it is now
+        generate_assignment(assignment, root, release_dir=str(WORK / "release"))
     from nbgrader.api import Gradebook
 
     with Gradebook("sqlite:///" + str(root / "autograde" / "gradebook.db")) as gb:  # before parallel workers race
@@ -248,11 +281,7 @@ def main(argv=None) -> int:
             gb.update_or_create_student(student)
     jobs = [(str(root), student, assignment) for student, assignment in found]
     os.environ["AUTOGRADE_JOBS"] = str(max(1, args.jobs))  # kernels share the cores between parallel jobs
-    if args.jobs > 1 and len(jobs) > 1:
-        with ProcessPoolExecutor(max_workers=args.jobs) as pool:
-            outcomes = list(pool.map(_grade_in_worker, jobs))
-    else:
-        outcomes = [_grade_in_worker(job) for job in jobs]
+    outcomes = grade_all(jobs, args.jobs)
     for o in outcomes:
         if o.status == "error":
             print(f"error: {o.student}/{o.assignment}: {'; '.join(o.messages)}", file=sys.stderr)
@@ -263,9 +292,12 @@ def main(argv=None) -> int:
     table.sort(key=lambda o: (o.student, o.assignment))
     rows = grade_rows(root, table)
     write_csv(root / "autograde" / "grades.csv", rows)
-    print_table(*zip(*[(r, o) for r, o in zip(rows, table) if (o.student, o.assignment) in graded_now]) or ([], []))
+    print_table(*zip(*[(r, o) for r, o in zip(rows, table) if (o.student, o.assignment) in graded_now]))
     print(f"grade table written to {root / 'autograde' / 'grades.csv'}")
-    return 0
+    failed = sum(o.status == "error" for o in outcomes)
+    if failed:
+        print(f"error: {failed} submission(s) could not be graded (listed above)", file=sys.stderr)
+    return 1 if failed else 0
 
 
 if __name__ == "__main__":

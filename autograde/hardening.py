@@ -30,6 +30,7 @@ from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearOutput, Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer, Unicode
 
+from . import cores
 from .guard import Ledger, names_used, new_nonce, parse_probe, probe_code, setup_code
 from .nbtools import HIDDEN_REGION, grade_id, is_autograded_test, is_experiment, is_solution, nbgrader_meta
 
@@ -70,7 +71,7 @@ class HardenedExecute(Execute):
         """Start the kernel sandboxed, limited, and without the variables that say it is being graded."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NBGRADER", "JPY_", "COURSE_ROOT"))}
         env.update(MPLBACKEND="module://matplotlib_inline.backend_inline", PYTHONDONTWRITEBYTECODE="1")
-        threads = str(max(1, (os.cpu_count() or 1) // int(os.environ.get("AUTOGRADE_JOBS", "1"))))
+        threads = str(max(1, cores() // int(os.environ.get("AUTOGRADE_JOBS", "1"))))
         env.update(OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
         kwargs["env"] = env
         self.km.sandbox = self.sandbox

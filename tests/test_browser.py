@@ -11,7 +11,6 @@ The in-process tests and nbval are the fast equivalents; this test proves the us
 from __future__ import annotations
 
 import json
-import os
 import re
 import shutil
 import subprocess
@@ -23,6 +22,7 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
+from autograde import cores
 from autograde.nbtools import grade_id, is_autograded_test, is_solution, read, with_solutions
 from browser import BIN, Job, Lab, chromium, jupyter, run_jobs, student_env
 from conftest import NOTEBOOKS, ROOT
@@ -76,7 +76,7 @@ def student(tmp_path_factory):
     for old in [*ARTIFACTS.glob("*.png"), ARTIFACTS / "times.txt"]:
         old.unlink(missing_ok=True)
     todo = jobs()
-    lanes = max(1, min(MAX_LANES, os.cpu_count() or 1, len(todo)))
+    lanes = max(1, min(MAX_LANES, cores(), len(todo)))
     labs = [Lab(tmp_path_factory.mktemp(f"lab{i}")) for i in range(lanes)]
     start = time.perf_counter()
     try:

@@ -9,6 +9,8 @@ adversarial corpus of tests/adversarial.py. Every one is graded or reported, nev
 from __future__ import annotations
 
 import os
+import re
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -31,6 +33,32 @@ def test_release_in_a_fresh_copy_matches_the_repository(course):
         for n in notebook_names(a, course):
             fresh, stored = read(course / "release" / a / f"{n}.ipynb"), read(ROOT / "release" / a / f"{n}.ipynb")
             assert [c.source for c in fresh.cells] == [c.source for c in stored.cells]
+
+
+def test_autograde_exits_non_zero_when_a_submission_cannot_be_graded(course):
+    assert course.graded.returncode == 1
+    assert re.search(r"error: \d+ submission\(s\) could not be graded", course.graded.stderr)
+    assert re.search(r"grading: 100%.*\d+/\d+ .*\d+ flagged, \d+ not graded", course.graded.stderr)  # progress bar
+
+
+def _grade(course: Path, *args: str) -> subprocess.CompletedProcess:
+    """Run the grader on ``course`` with ``args``."""
+    return subprocess.run([sys.executable, "-m", "autograde.grade", *args], cwd=ROOT, capture_output=True,
+                          text=True, env={**os.environ, "COURSE_ROOT": str(course)}, timeout=120)
+
+
+def test_a_selection_that_matches_nothing_says_so_and_exits_2(scratch_course):
+    (scratch_course / "autograde" / "submitted" / "alice" / "01_autodiff").mkdir(parents=True)
+    proc = _grade(scratch_course, "--student", "bob")
+    assert proc.returncode == 2 and "error: no submission of student bob under" in proc.stderr, proc.stderr
+    proc = _grade(scratch_course, "--student", "alice", "--assignment", "01_autodif")
+    assert proc.returncode == 2 and "student alice and assignment 01_autodif" in proc.stderr, proc.stderr
+    assert "Traceback" not in proc.stderr and not (scratch_course / "autograde" / "grades.csv").exists()
+
+
+def test_an_empty_class_is_nothing_to_grade(scratch_course):
+    proc = _grade(scratch_course)
+    assert proc.returncode == 0 and "nothing to grade: no submissions under" in proc.stdout, proc.stderr
 
 
 def test_examples_are_graded(course):
@@ -84,18 +112,35 @@ def test_a_broken_resubmission_keeps_the_earlier_grade(course):
     name = notebook_names(a, course)[0]
     submit(course, "resubmitter", a, name, read(course / "autograde" / "submitted" / "example-complete" / a / f"{name}.ipynb"))
 
-    def regrade():
+    def regrade(status):
         proc = subprocess.run([sys.executable, "-m", "autograde.grade", "--student", "resubmitter"], cwd=course,
                               capture_output=True, text=True, env={**os.environ, "COURSE_ROOT": str(course)})
-        assert proc.returncode == 0, proc.stderr
+        assert proc.returncode == status, proc.stderr
         return grades(course)
 
-    before = regrade()
+    before = regrade(0)
     assert float(before["resubmitter", a]["score"]) == _max_auto(course, a)
     submit(course, "resubmitter", a, name, raw="not json at all")
-    after = regrade()
+    after = regrade(1)  # a submission that cannot be graded fails the run
     row = after["resubmitter", a]
     assert row["status"] == "error" and "earlier grades kept" in row["message"]
     assert row["score"] == before["resubmitter", a]["score"]
     assert after["example-complete", a]["status"] == "not regraded"  # the table still lists everyone
     assert after["example-complete", a]["score"] == before["example-complete", a]["score"]
+
+
+def test_make_stops_with_one_line_naming_missing_system_packages(tmp_path):
+    tools = tmp_path / "bin"  # a PATH with make and a shell but no bwrap, no chromium and no apt-get
+    tools.mkdir()
+    for tool in ("sh", "make", "id"):
+        (tools / tool).symlink_to(shutil.which(tool))
+    run = {"cwd": ROOT, "capture_output": True, "text": True, "timeout": 60}
+    proc = subprocess.run(["make", "system-test"], env={"PATH": str(tools)}, **run)
+    assert proc.returncode != 0 and proc.stderr.strip().splitlines()[0] == (
+        "error: missing system packages: bubblewrap chromium: install them "
+        "(sudo apt-get install bubblewrap chromium) and run make again"), proc.stderr
+    proc = subprocess.run(["make", "system-grade"], env={"PATH": str(tools)}, **run)
+    assert proc.returncode != 0 and "missing system packages: bubblewrap:" in proc.stderr
+    proc = subprocess.run(["make", "system-test", "AUTOGRADE_SANDBOX=none", "CHROMIUM=/opt/chrome"],
+                          env={"PATH": str(tools)}, **run)
+    assert proc.returncode == 0, proc.stderr
