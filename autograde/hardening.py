@@ -7,7 +7,9 @@ nbgrader commands all use them:
   memory limit (:mod:`autograde.sandbox`), without the variables that reveal grading; integrity
   probes run around every test cell (:mod:`autograde.guard`) and a test that ran against replaced
   tools earns no points; a notebook-wide time limit and an output cap apply; a kernel that dies is
-  restarted, the earlier cells replayed, and only the cell that killed it is lost.
+  restarted, the earlier cells replayed, and only the cell that killed it is lost. What a test
+  cell writes to stderr (a warning, a debug line) is kept as ordinary output, so that a test
+  fails only on a failed check or an error.
 - :class:`KeepExperimentOutputs` and ``HardenedExecute.run_experiments``: cells tagged
   ``experiment`` (figures and sweeps, no points, no test depends on them) are not re-executed;
   the outputs the student produced stay for manual grading, and grading stays fast.
@@ -43,6 +45,13 @@ def _flag(nb, text: str) -> None:
     flags = nb.metadata.setdefault(FLAGS_KEY, {}).setdefault("flags", [])
     if text not in flags:
         flags.append(text)
+
+
+def keep_stderr_as_text(cell) -> None:
+    """Turn a test cell's stderr into ordinary output: grades follow the checks, not what the code printed or warned."""
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "stream" and out.get("name") == "stderr":
+            out["name"] = "stdout"  # nbgrader scores any stderr in a test cell 0; the text stays in the feedback
 
 
 def error_output(ename: str, message: str) -> NotebookNode:
@@ -176,6 +185,8 @@ class HardenedExecute(Execute):
             if not (await self._run_private("pass", timeout=10))[1]:  # still busy: start afresh
                 await self._restart_and_replay(cell_index)
                 return cell
+        if test:
+            keep_stderr_as_text(cell)
         locked = nbgrader_meta(cell).get("locked") and not is_solution(cell)
         after = await self._probe(protect_new_globals=bool(locked and not test))
         if test:

@@ -2,9 +2,9 @@
 
 Each entry is built from the assignment's real release and reference solutions, so a new
 assignment is covered without new code. The first assignment gets every attack; the others get the
-attacks whose outcome depends on the assignment's own cells (:data:`PER_ASSIGNMENT`: lying answers, a
-disguised wrong answer, tampering with the locked cells' globals and with the checks, a dead kernel and
-its replay, duplicated cells, stripped metadata, renamed and malformed files). The attacks left out there
+attacks whose outcome depends on the assignment's own cells (:data:`PER_ASSIGNMENT`: honest answers that
+print and warn, lying answers, a disguised wrong answer, tampering with the locked cells' globals and with the
+checks, a dead kernel and its replay, duplicated cells, stripped metadata, renamed and malformed files). The attacks left out there
 (snooping, an endless loop, a memory bomb, an output flood, another kernel, the remaining tamperings) test
 the sandbox and the grader alone, whatever the notebook holds. :func:`add_corpus` writes the submissions into a course
 and returns what grading them must give: the expected score (computed by running the same answers
@@ -40,7 +40,7 @@ TAMPER = {
 }
 """Code that replaces what the tests rely on; each is prepended to the first answer cell."""
 
-PER_ASSIGNMENT = {"tamper-global", "tamper-checks", "liar", "detect-env", "resource-exit", "duplicated-cell",
+PER_ASSIGNMENT = {"noisy", "tamper-global", "tamper-checks", "liar", "detect-env", "resource-exit", "duplicated-cell",
                   "stripped-metadata", "renamed", "broken-json", "empty-file"}
 """The corpus entries every assignment gets; the first assignment gets all of them."""
 
@@ -82,6 +82,26 @@ for _k, _v in list(globals().items()):
         globals()[_k] = {k: _liar(x) for k, x in _v.items()}
 '''
 """Appended to every answer cell: the right values, wrapped in objects that claim to equal anything."""
+
+
+NOISY = '''
+import functools as _ft, sys as _sys, types as _ty, warnings as _wn
+import numpy as _np
+def _noisy(f):
+    @_ft.wraps(f)
+    def call(*a, **k):
+        print(f"NOISY-DEBUG {f.__name__} called")
+        print(f"NOISY-STDERR {f.__name__}", file=_sys.stderr)
+        _wn.warn(f"{f.__name__} had a bad step", RuntimeWarning)
+        _np.exp(_np.float64(1000.0))  # RuntimeWarning: overflow encountered in exp
+        return f(*a, **k)
+    return call
+for _k, _v in list(globals().items()):
+    if not _k.startswith('_') and isinstance(_v, _ty.FunctionType) and _v.__module__ == '__main__' \
+            and not hasattr(_v, '__wrapped__'):
+        globals()[_k] = _noisy(_v)
+'''
+"""Appended to every answer cell: the right functions, which print, write to stderr and warn when called."""
 
 
 @dataclass
@@ -159,6 +179,10 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         lies = {gid: _reference(source, gid) + "\n" + LIAR for gid in answers}
         put("liar", answered(lies))  # numbers lie and fail the checks; objects such as a torch model do not lie
         expect["liar", a] = Expect(score=_expected(source, cwd, lies))
+
+        noisy = {gid: _reference(source, gid) + "\n" + NOISY for gid in answers}
+        put("noisy", answered(noisy))  # honest answers that print and warn keep every point, and the text
+        expect["noisy", a] = Expect(score=full, contains=["NOISY-DEBUG", "NOISY-STDERR"])
 
         w = catalogue(a)[0]
         wrong = replace_in_solution(source, w.cell, w.old, w.new)
