@@ -40,6 +40,14 @@ def api(root: Path, **overrides):
     return NbGraderAPI(CourseDirectory(config=config), config=config)
 
 
+def gradebook(root: Path):
+    """The course's nbgrader ``Gradebook`` at the ``db_url`` of its config (with its lock timeout), to use in ``with``."""
+    from nbgrader.api import Gradebook
+    from nbgrader.coursedir import CourseDirectory
+
+    return Gradebook(CourseDirectory(config=load_config(root)).db_url)
+
+
 def run(result: dict, what: str) -> dict:
     """Raise with nbgrader's log when an API call reports failure; return the result otherwise."""
     if not result.get("success"):

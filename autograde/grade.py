@@ -27,7 +27,8 @@ import nbformat
 from tqdm import tqdm
 
 from . import assignments, course_root, notebook_names
-from .course import api
+from .course import api, gradebook
+from .hardening import FLAGS_KEY
 from .release import generate_assignment
 
 COLUMNS = ["student_id", "assignment", "score", "max_score", "needs_manual_grade", "status", "flags", "message"]
@@ -90,7 +91,7 @@ def stage(folder: Path, work: Path, release: Path, expected: list[str]) -> tuple
             else:  # flags are the grader's to write: start from the staging flags, not the student's
                 path = work / f"{name}.ipynb"
                 nb = nbformat.read(str(path), as_version=4)
-                nb.metadata["autograde"] = {"flags": list(flags)}
+                nb.metadata[FLAGS_KEY] = {"flags": list(flags)}
                 nbformat.write(nb, str(path))
     return fatal, notes, flags
 
@@ -108,7 +109,7 @@ def read_flags(root: Path, student: str, assignment: str) -> list[str]:
     """Flags the hardened preprocessors stored in the autograded notebooks."""
     flags = []
     for path in sorted((root / "autograde" / "autograded" / student / assignment).glob("*.ipynb")):
-        meta = nbformat.read(str(path), as_version=4).metadata.get("autograde", {})
+        meta = nbformat.read(str(path), as_version=4).metadata.get(FLAGS_KEY, {})
         flags += [f"{path.stem}: {f}" if len(notebook_names(assignment, root)) > 1 else f for f in meta.get("flags", [])]
     return flags
 
@@ -184,11 +185,10 @@ def submissions(root: Path, only_assignment: str | None = None, only_student: st
 
 def grade_rows(root: Path, outcomes: list[Outcome]) -> list[dict]:
     """One row per submission: the gradebook's scores and this run's status and flags."""
-    from nbgrader.api import Gradebook, MissingEntry
+    from nbgrader.api import MissingEntry
 
-    db_url = "sqlite:///" + str(root / "autograde" / "gradebook.db")
     rows = []
-    with Gradebook(db_url) as gb:
+    with gradebook(root) as gb:
         for o in outcomes:
             row = {"student_id": o.student, "assignment": o.assignment, "score": "", "max_score": "",
                    "needs_manual_grade": "", "status": o.status, "flags": "; ".join(o.flags),
@@ -274,9 +274,7 @@ def main(argv=None) -> int:
         return 0
     for assignment in assignments(root):  # make sure the gradebook knows every assignment as it is now
         generate_assignment(assignment, root, release_dir=str(WORK / "release"))
-    from nbgrader.api import Gradebook
-
-    with Gradebook("sqlite:///" + str(root / "autograde" / "gradebook.db")) as gb:  # before parallel workers race
+    with gradebook(root) as gb:  # before parallel workers race
         for student in sorted({s for s, _ in found}):
             gb.update_or_create_student(student)
     jobs = [(str(root), student, assignment) for student, assignment in found]
