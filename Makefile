@@ -29,7 +29,7 @@ fi
 endef
 
 .DEFAULT_GOAL := all
-.PHONY: all system-grade system-test venv release notebooks examples autograde feedback validate lab test bench bench-sweep clean help
+.PHONY: all system-grade system-test venv release notebooks examples autograde feedback export roster validate lab test bench bench-sweep clean help
 
 all: system-grade venv release autograde  ## set up, regenerate release/, autograde the example submissions, print the grades
 
@@ -61,6 +61,13 @@ autograde: system-grade venv  ## autograde autograde/submitted/*/* and write aut
 feedback: venv  ## write feedback HTML for the autograded submissions
 	$(PY) -m autograde.grade --feedback
 
+export: venv  ## write autograde/export/: grades_by_question.csv and canvas_<assignment>.csv (nbgrader export)
+	$(VENV)/bin/nbgrader export
+
+roster: venv  ## import students into the gradebook: make roster CSV=students.csv (id,first_name,last_name,email,lms_user_id)
+	@test -f "$(CSV)" || { echo "error: make roster needs CSV=<file.csv> with columns id,first_name,last_name,email,lms_user_id" >&2; exit 2; }
+	$(VENV)/bin/nbgrader db student import "$(CSV)"
+
 validate: venv  ## validate notebooks as the Validate button does, failing on any failed test: make validate NB=path.ipynb
 	$(PY) -m autograde.validate $(NB)
 
@@ -77,7 +84,7 @@ bench-sweep: venv  ## only the width-sweep engine against a per-model loop (last
 	$(PY) -m autograde.bench_sweep
 
 clean:  ## remove grading outputs (not the gradebook) and caches
-	rm -rf autograde/autograded autograde/feedback autograde/.work autograde/grades.csv
+	rm -rf autograde/autograded autograde/feedback autograde/export autograde/.work autograde/grades.csv
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 help:  ## list the targets

@@ -63,3 +63,9 @@ c.HardenedExecute.sandbox = os.environ.get("AUTOGRADE_SANDBOX", "bwrap")  # 'non
 # Cells tagged 'experiment' (figures, sweeps; no points) are not re-executed at grading time: the
 # student's own outputs are kept for manual grading. Set True to re-run them.
 c.HardenedExecute.run_experiments = False
+
+# `nbgrader export` (make export): grades per question, and one CSV per assignment for Canvas's gradebook
+# import, written into autograde/export/ (autograde/export.py).
+from autograde.export import ByQuestionExport  # noqa: E402
+
+c.ExportApp.plugin_class = ByQuestionExport

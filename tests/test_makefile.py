@@ -8,6 +8,7 @@ adversarial corpus of tests/adversarial.py. Every one is graded or reported, nev
 
 from __future__ import annotations
 
+import csv
 import os
 import re
 import shutil
@@ -144,3 +145,37 @@ def test_make_stops_with_one_line_naming_missing_system_packages(tmp_path):
     proc = subprocess.run(["make", "system-test", "AUTOGRADE_SANDBOX=none", "CHROMIUM=/opt/chrome"],
                           env={"PATH": str(tools)}, **run)
     assert proc.returncode == 0, proc.stderr
+
+
+def test_roster_and_export_by_question_and_for_canvas_agree_with_the_gradebook(course):
+    from autograde.course import gradebook
+    from conftest import make
+
+    root = course.root
+    (root / "roster.csv").write_text("id,first_name,last_name,email,lms_user_id\n"
+                                     "example-complete,Ada,Lovelace,ada@example.org,4711\n")
+    assert make(root, "roster").returncode == 2  # no CSV given: one line, no traceback
+    assert make(root, "roster", f"CSV={root / 'roster.csv'}").returncode == 0
+    done = make(root, "export")
+    assert done.returncode == 0, done.stdout + done.stderr
+    with open(root / "autograde" / "export" / "grades_by_question.csv") as f:
+        rows = {(r["student_id"], r["assignment"]): r for r in csv.DictReader(f)}
+    first = assignments(root)[0]
+    assert "tampering" in rows["tamper-numpy", first]["flags"]
+    with gradebook(root) as gb:
+        for (student, a), row in rows.items():
+            sub = gb.find_submission(a, student)
+            assert float(row["total"]) == sub.score and float(row["max_score"]) == sub.max_score
+            graded = {f"{nb.name}:{g.name}": g.score for nb in sub.notebooks for g in nb.grades
+                      if not g.needs_manual_grade}
+            assert {k: float(row[k]) for k in graded} == graded
+            assert float(row["autograded"]) + float(row["manual"]) == sum(graded.values())
+        assert len(rows) == sum(1 for a in gb.assignments for s in a.submissions)
+        with open(root / "autograde" / "export" / f"canvas_{first}.csv") as f:
+            canvas = list(csv.reader(f))
+        assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", first]
+        assert canvas[1][0] == "Points Possible" and float(canvas[1][-1]) == gb.find_assignment(first).max_score
+        ada = next(r for r in canvas if r[2] == "example-complete")
+        assert ada[:4] == ["Lovelace, Ada", "4711", "example-complete", "ada@example.org"]
+        assert float(ada[-1]) == gb.find_submission(first, "example-complete").score
+        assert len(canvas) == 2 + len(gb.students)
