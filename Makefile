@@ -29,7 +29,7 @@ fi
 endef
 
 .DEFAULT_GOAL := all
-.PHONY: all system-grade system-test venv release notebooks examples autograde feedback export roster validate lab test bench bench-sweep clean help
+.PHONY: all system-grade system-test venv release notebooks examples autograde feedback export roster collect validate lab test bench bench-sweep clean help
 
 all: system-grade venv release autograde  ## set up, regenerate release/, autograde the example submissions, print the grades
 
@@ -64,6 +64,9 @@ feedback: venv  ## write feedback HTML for the autograded submissions
 export: venv  ## write autograde/export/: grades_by_question.csv and canvas_<assignment>.csv (nbgrader export)
 	$(VENV)/bin/nbgrader export
 
+collect: venv  ## file an LMS download (Canvas or Moodle naming) into autograde/submitted/: make collect ZIP=download.zip A=01_autodiff
+	$(PY) -m autograde.collect "$(ZIP)" "$(A)"
+
 roster: venv  ## import students into the gradebook: make roster CSV=students.csv (id,first_name,last_name,email,lms_user_id)
 	@test -f "$(CSV)" || { echo "error: make roster needs CSV=<file.csv> with columns id,first_name,last_name,email,lms_user_id" >&2; exit 2; }
 	$(VENV)/bin/nbgrader db student import "$(CSV)"
@@ -84,7 +87,7 @@ bench-sweep: venv  ## only the width-sweep engine against a per-model loop (last
 	$(PY) -m autograde.bench_sweep
 
 clean:  ## remove grading outputs (not the gradebook) and caches
-	rm -rf autograde/autograded autograde/feedback autograde/export autograde/.work autograde/grades.csv
+	rm -rf autograde/autograded autograde/feedback autograde/export autograde/downloaded autograde/.work autograde/grades.csv
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 help:  ## list the targets

@@ -69,3 +69,11 @@ c.HardenedExecute.run_experiments = False
 from autograde.export import ByQuestionExport  # noqa: E402
 
 c.ExportApp.plugin_class = ByQuestionExport
+
+# `nbgrader zip_collect` (make collect): LMS downloads (Canvas, Moodle) filed into autograde/submitted/
+# through autograde/downloaded/<assignment>/ (autograde/collect.py).
+from autograde.collect import KeepTimesExtractor, LmsCollector  # noqa: E402
+
+c.ZipCollectApp.downloaded_directory = os.path.join("autograde", "downloaded")
+c.ZipCollectApp.extractor_plugin = KeepTimesExtractor
+c.ZipCollectApp.collector_plugin = LmsCollector
