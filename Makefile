@@ -58,7 +58,7 @@ examples: venv  ## regenerate the example submissions under autograde/submitted/
 autograde: system-grade venv  ## autograde autograde/submitted/*/* and write autograde/grades.csv (JOBS=2: two at a time)
 	$(PY) -m autograde.grade --jobs $(JOBS)
 
-feedback: venv  ## write feedback HTML for the autograded submissions
+feedback: venv  ## write feedback HTML for the autograded submissions and a zip per student under autograde/handback/<assignment>/
 	$(PY) -m autograde.grade --feedback
 
 export: venv  ## write autograde/export/: grades_by_question.csv and canvas_<assignment>.csv (nbgrader export)
@@ -87,7 +87,7 @@ bench-sweep: venv  ## only the width-sweep engine against a per-model loop (last
 	$(PY) -m autograde.bench_sweep
 
 clean:  ## remove grading outputs (not the gradebook) and caches
-	rm -rf autograde/autograded autograde/feedback autograde/export autograde/downloaded autograde/.work autograde/grades.csv
+	rm -rf autograde/autograded autograde/feedback autograde/export autograde/handback autograde/downloaded autograde/.work autograde/grades.csv
 	find . -name __pycache__ -not -path './$(VENV)/*' -prune -exec rm -rf {} +
 
 help:  ## list the targets

@@ -19,6 +19,7 @@ import os
 import shutil
 import sys
 import time
+import zipfile
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -229,8 +230,23 @@ def print_table(rows, outcomes) -> None:
         print(f"  failed   {o.student}/{o.assignment}: {'; '.join(o.messages)}")
 
 
+HANDBACK = Path("autograde") / "handback"
+"""Feedback packed to hand back: ``<assignment>/<student>.zip`` holding that student's feedback pages."""
+
+
+def pack_feedback(root: Path, student: str, assignment: str) -> Path:
+    """Zip one submission's feedback HTML into ``autograde/handback/<assignment>/<student>.zip``; return its path."""
+    pages = sorted((root / "autograde" / "feedback" / student / assignment).glob("*.html"))
+    dest = root / HANDBACK / assignment / f"{student}.zip"
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
+        for page in pages:
+            zf.write(page, f"{assignment}/{page.name}")
+    return dest
+
+
 def feedback(root: Path, only_assignment: str | None = None, only_student: str | None = None) -> int:
-    """Write feedback HTML (hidden tests removed) for every autograded submission into ``autograde/feedback/``."""
+    """Write feedback HTML (hidden tests removed) for every autograded submission, and a zip per student to hand back."""
     nbgrader = api(root)
     base = root / "autograde" / "autograded"
     done = failed = 0
@@ -243,8 +259,10 @@ def feedback(root: Path, only_assignment: str | None = None, only_student: str |
                 print(f"error: feedback for {sdir.name}/{adir.name}: {_last_error(result.get('error'))}", file=sys.stderr)
                 failed += 1
             else:
+                pack_feedback(root, sdir.name, adir.name)
                 done += 1
-    print(f"feedback written for {done} submission(s) under autograde/feedback/")
+    print(f"feedback written for {done} submission(s) under autograde/feedback/, "
+          f"one zip per student and assignment under {HANDBACK}/")
     return 1 if failed else 0
 
 

@@ -12,6 +12,7 @@ import os
 import re
 import subprocess
 import sys
+import zipfile
 
 import pytest
 
@@ -90,6 +91,11 @@ def test_feedback_shows_no_hidden_test(course):
         assert not leaked, (page, leaked[:3])
     wrong = (course.root / "autograde" / "feedback" / "wrong-answer" / assignments(course.root)[0]).glob("*.html")
     assert any("HiddenTestFailed" in p.read_text() for p in wrong)
+    for page in pages:  # each page is handed back in its student's zip for the assignment, and nothing else is
+        student, assignment = page.parent.parent.name, page.parent.name
+        with zipfile.ZipFile(course.root / "autograde" / "handback" / assignment / f"{student}.zip") as zf:
+            assert zf.read(f"{assignment}/{page.name}") == page.read_bytes()
+            assert all(n.startswith(f"{assignment}/") and n.endswith(".html") for n in zf.namelist())
 
 
 def test_grading_twice_gives_the_same_grades(course):
