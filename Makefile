@@ -5,6 +5,7 @@ PYTHON ?= python3
 VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= 1
+WORKERS ?= 2
 
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
@@ -55,8 +56,8 @@ notebooks: venv  ## execute every source notebook into notebooks/ (the nbval bas
 examples: venv  ## regenerate the example submissions under autograde/submitted/
 	$(PY) -m autograde.examples
 
-autograde: system-grade venv  ## autograde autograde/submitted/*/* and write autograde/grades.csv (JOBS=2: two at a time)
-	$(PY) -m autograde.grade --jobs $(JOBS)
+autograde: system-grade venv  ## autograde autograde/submitted/*/* and write autograde/grades.csv (JOBS=2: two at a time; SCHEDULER=local|tcp://host:port|slurm WORKERS=n: on Dask)
+	$(PY) -m autograde.grade --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER) --workers $(WORKERS))
 
 feedback: venv  ## write feedback HTML for the autograded submissions and a zip per student under autograde/handback/<assignment>/
 	$(PY) -m autograde.grade --feedback

@@ -147,8 +147,10 @@ def _grade_in_worker(args: tuple) -> Outcome:
         return Outcome(student, assignment, "error", [f"grading crashed: {type(exc).__name__}: {exc}"[:240]])
 
 
-def grade_all(jobs: list[tuple], workers: int) -> list[Outcome]:
-    """Grade every job, ``workers`` at a time, with a progress bar: done / total, flagged, not graded, time left."""
+def grade_all(root: Path, found: list[tuple[str, str]], workers: int, scheduler: str | None = None) -> list[Outcome]:
+    """Grade every (student, assignment), ``workers`` at a time, here or on a Dask cluster (:mod:`autograde.cluster`),
+    with a progress bar: done / total, flagged, not graded, time left."""
+    jobs = [(str(root), student, assignment) for student, assignment in found]
     outcomes: list[Outcome] = []
     with tqdm(total=len(jobs), desc="grading", unit="submission", disable=not jobs) as bar:
         def record(o: Outcome) -> None:
@@ -159,7 +161,12 @@ def grade_all(jobs: list[tuple], workers: int) -> list[Outcome]:
             bar.set_postfix_str(f"{flagged} flagged, {failed} not graded", refresh=False)
             bar.update()
 
-        if workers > 1 and len(jobs) > 1:
+        if scheduler:
+            from .cluster import connect, grade_on_cluster
+
+            with connect(scheduler, workers, root) as client:
+                grade_on_cluster(client, root, found, record)
+        elif workers > 1 and len(jobs) > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:
                 for future in as_completed([pool.submit(_grade_in_worker, job) for job in jobs]):
                     record(future.result())
@@ -273,6 +280,10 @@ def main(argv=None) -> int:
     parser.add_argument("--student", help="grade only this student")
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", "1") or 1),
                         help="submissions graded at once (default: $JOBS or 1)")
+    parser.add_argument("--scheduler", default=os.environ.get("SCHEDULER") or None,
+                        help="grade on Dask: 'local', 'slurm' or a scheduler address tcp://host:port (default: $SCHEDULER)")
+    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2") or 2),
+                        help="workers to start with --scheduler local or slurm (default: $WORKERS or 2)")
     parser.add_argument("--feedback", action="store_true", help="generate feedback for graded submissions instead")
     args = parser.parse_args(argv)
     root = course_root()
@@ -295,9 +306,8 @@ def main(argv=None) -> int:
     with gradebook(root) as gb:  # before parallel workers race
         for student in sorted({s for s, _ in found}):
             gb.update_or_create_student(student)
-    jobs = [(str(root), student, assignment) for student, assignment in found]
     os.environ["AUTOGRADE_JOBS"] = str(max(1, args.jobs))  # kernels share the cores between parallel jobs
-    outcomes = grade_all(jobs, args.jobs)
+    outcomes = grade_all(root, found, args.workers if args.scheduler else args.jobs, args.scheduler)
     for o in outcomes:
         if o.status == "error":
             print(f"error: {o.student}/{o.assignment}: {'; '.join(o.messages)}", file=sys.stderr)
