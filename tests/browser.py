@@ -95,10 +95,11 @@ def free_port() -> int:
 
 
 class Lab:
-    """A JupyterLab server on loopback, run from ``base/root`` with ``base/home`` as its home; log in ``base``."""
+    """A JupyterLab server on loopback, run from ``root`` (default ``base/root``) with ``base/home`` as its home;
+    log in ``base``."""
 
-    def __init__(self, base: Path):
-        self.root, self.home, self.log_path = base / "root", base / "home", base / "jupyterlab.log"
+    def __init__(self, base: Path, root: Path | None = None):
+        self.root, self.home, self.log_path = root or base / "root", base / "home", base / "jupyterlab.log"
         self.root.mkdir(parents=True, exist_ok=True)
         quiet_lab_settings(self.home)
         self.port, self.token = free_port(), secrets.token_urlsafe(24)
