@@ -30,7 +30,7 @@ fi
 endef
 
 .DEFAULT_GOAL := all
-.PHONY: all system-grade system-test venv release notebooks examples autograde feedback export roster collect validate lab test bench bench-sweep clean help
+.PHONY: all system-grade system-test venv release notebooks examples autograde feedback export roster collect validate lab test bench bench-grade bench-sweep clean help
 
 all: system-grade venv release autograde  ## set up, regenerate release/, autograde the example submissions, print the grades
 
@@ -83,6 +83,9 @@ test: system-test venv  ## run the whole test suite (unit tests, hidden-test tes
 
 bench: venv  ## print notebook execution and autograde times (median of 3), then the width-sweep benchmark (A=03_double_descent: that assignment's times only)
 	$(PY) -m autograde.bench $(A)
+
+bench-grade: venv  ## grading throughput on 100 copies of the first assignment (N=...), JOBS=2, and where the time goes (lines BREAKDOWN, GRADE)
+	$(PY) -c "from autograde.bench import grade_main; grade_main()" $(if $(N),--submissions $(N))
 
 bench-sweep: venv  ## only the width-sweep engine against a per-model loop (last line: SWEEP ...)
 	$(PY) -m autograde.bench_sweep

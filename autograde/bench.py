@@ -8,13 +8,14 @@ For each assignment, medians of 3 runs of:
   (cells tagged ``experiment`` not re-executed). The first two give the hardening's overhead.
 
 Then the wall time of ``make autograde`` on 20 submissions of the first assignment with 1 and 2 jobs,
-and last the width-sweep engine's benchmark (:mod:`autograde.bench_sweep`), ending with its ``SWEEP`` line.
+the grading throughput on 100 of them with 2 jobs (its ``GRADE`` line; ``make bench-grade`` prints only that), and last the width-sweep engine's benchmark (:mod:`autograde.bench_sweep`), ending with its ``SWEEP`` line.
 Autograding runs on scratch copies of the course, so the instructor's gradebook is not touched.
 """
 
 from __future__ import annotations
 
 import os
+import re
 import shutil
 import statistics
 import subprocess
@@ -29,6 +30,7 @@ from .execute import execute
 
 REPEATS = 3
 PARALLEL_SUBMISSIONS = 20
+THROUGHPUT_SUBMISSIONS = 100
 
 
 def median_seconds(fn, repeats: int = REPEATS) -> tuple[float, list[float]]:
@@ -92,19 +94,44 @@ def autograde_seconds(root: Path, assignment: str, **overrides) -> tuple[float, 
             os.environ.pop("COURSE_ROOT", None)
 
 
-def parallel_seconds(root: Path, jobs: int) -> float:
-    """Wall time of ``make autograde JOBS=jobs`` on PARALLEL_SUBMISSIONS copies of a complete submission."""
+def parallel_seconds(root: Path, jobs: int, submissions: int = PARALLEL_SUBMISSIONS) -> float:
+    """Wall time of ``make autograde JOBS=jobs`` on ``submissions`` copies of a complete submission."""
+    return graded_copies(root, jobs, submissions)[0]
+
+
+def graded_copies(root: Path, jobs: int, submissions: int) -> tuple[float, str]:
+    """Wall time of ``make autograde JOBS=jobs`` on copies of a complete submission, and where the time went."""
     first = assignments(root)[0]
     with tempfile.TemporaryDirectory() as tmp:
         course = scratch_course(root, Path(tmp), {})
-        for i in range(PARALLEL_SUBMISSIONS):
+        for i in range(submissions):
             shutil.copytree(root / "autograde" / "submitted" / "example-complete" / first,
-                            course / "autograde" / "submitted" / f"student-{i:02d}" / first)
+                            course / "autograde" / "submitted" / f"student-{i:03d}" / first)
         venv = Path(sys.prefix)
         start = time.perf_counter()
-        subprocess.run(["make", f"VENV={venv}", "-o", f"{venv}/.installed", "autograde", f"JOBS={jobs}"],
-                       cwd=course, check=True, capture_output=True)
-        return time.perf_counter() - start
+        done = subprocess.run(["make", f"VENV={venv}", "-o", f"{venv}/.installed", "autograde", f"JOBS={jobs}"],
+                              cwd=course, check=True, capture_output=True, text=True)
+        return time.perf_counter() - start, breakdown(course, done.stdout)
+
+
+def breakdown(course: Path, table: str) -> str:
+    """``BREAKDOWN`` line: medians over the graded copies of each phase's seconds (HardenedExecute's timings),
+    and of nbgrader's whole autograde call (the grade table's time column), the rest being nbgrader's own work."""
+    import nbformat
+
+    from .hardening import FLAGS_KEY
+
+    phases: dict[str, list[float]] = {}
+    for path in (course / "autograde" / "autograded").glob("*/*/*.ipynb"):
+        for phase, seconds in nbformat.read(str(path), as_version=4).metadata[FLAGS_KEY]["seconds"].items():
+            phases.setdefault(phase, []).append(seconds)
+    totals = [float(t) for t in re.findall(r"^\S+\s+\S+\s+\S+\s+\S+\s+([0-9.]+)s\s+graded", table, re.M)]
+    median = {phase: statistics.median(v) for phase, v in phases.items()}
+    total = statistics.median(totals)
+    parts = [f"{p} {median[p]:.2f}" for p in ("kernel start", "guard setup", "locked cells", "answers", "tests", "probes")
+             if p in median]
+    return (f"BREAKDOWN per submission, seconds, median of {len(totals)}: autograde {total:.2f} = "
+            + " + ".join(parts) + f" + nbgrader and the rest {total - median.get('execute', 0.0):.2f}")
 
 
 def _fmt(times: list[float]) -> str:
@@ -143,7 +170,26 @@ def main(argv=None) -> None:
     one, two = parallel_seconds(root, 1), parallel_seconds(root, 2)
     print(f"\nmake autograde, {PARALLEL_SUBMISSIONS} submissions of {assignments(root)[0]}: "
           f"JOBS=1 {one:.1f} s, JOBS=2 {two:.1f} s, speed-up {one / two:.2f}x\n")
+    print("\n".join(grade_lines(root)))
     bench_sweep.main([])
+
+
+def grade_lines(root: Path, submissions: int = THROUGHPUT_SUBMISSIONS, jobs: int = 2) -> list[str]:
+    """The ``BREAKDOWN`` and ``GRADE`` lines: ``make autograde JOBS=jobs`` on copies of the first assignment's example."""
+    seconds, phases = graded_copies(root, jobs, submissions)
+    return [phases, f"GRADE submissions={submissions} jobs={jobs} assignment={assignments(root)[0]} "
+            f"submissions_per_min={60 * submissions / seconds:.1f} per_submission_s={jobs * seconds / submissions:.2f} "
+            f"wall_s={seconds:.1f}"]
+
+
+def grade_main() -> None:
+    """``make bench-grade``: only the ``BREAKDOWN`` and ``GRADE`` lines."""
+    import argparse
+
+    parser = argparse.ArgumentParser(description="Grading throughput and where one submission's time goes.")
+    parser.add_argument("--submissions", type=int, default=THROUGHPUT_SUBMISSIONS)
+    args = parser.parse_args()
+    print("\n".join(grade_lines(course_root(), args.submissions)))
 
 
 if __name__ == "__main__":

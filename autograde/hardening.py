@@ -112,10 +112,15 @@ class HardenedExecute(Execute):
                 break
         return "".join(chunks), done
 
+    def _spent(self, phase: str, since: float) -> None:
+        """Add the seconds since ``since`` to ``phase`` of this notebook's time breakdown."""
+        self._times[phase] = self._times.get(phase, 0.0) + time.monotonic() - since
+
     async def _probe(self, protect_new_globals: bool) -> tuple[set, set] | None:
         """Run an integrity probe; return the (severe, mild) changes, or None when it gave no answer."""
-        nonce = new_nonce()
+        nonce, start = new_nonce(), time.monotonic()
         text, _ = await self._run_private(probe_code(nonce, sorted(self._watch)), timeout=30)
+        self._spent("probes", start)
         report = parse_probe(text, nonce)
         if report is None:
             return None
@@ -133,18 +138,23 @@ class HardenedExecute(Execute):
             self._ledger.severe |= previous.severe
             self._ledger.mild |= previous.mild
         self._seen: set[str] = set()
+        start = time.monotonic()
         await self._run_private(setup_code())
+        self._spent("guard setup", start)
         await self._probe(protect_new_globals=False)
 
     # -- cells ---------------------------------------------------------------------------------
     def preprocess(self, nb, resources=None, km=None):
         """Execute the notebook, then record the flags raised on the way."""
         self._started = time.monotonic()
+        self._times: dict[str, float] = {}
         self._guard_ready = False
         self._watch = names_used([c.source for c in nb.cells if is_autograded_test(c)])
         self._bytes: dict[int, int] = {}
         nb, resources = super().preprocess(nb, resources, km)
         self.nb = nb
+        self._spent("execute", self._started)  # where grading time goes, for make bench (BREAKDOWN line)
+        nb.metadata.setdefault(FLAGS_KEY, {})["seconds"] = {k: round(v, 3) for k, v in self._times.items()}
         if self.sandbox != "bwrap":
             _flag(nb, "unsandboxed: graded without the sandbox (HardenedExecute.sandbox = 'none')")
         ledger = getattr(self, "_ledger", None)
@@ -156,6 +166,8 @@ class HardenedExecute(Execute):
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
         """Execute one cell under the notebook limit, with probes around test cells."""
+        if "kernel start" not in self._times:  # nbclient starts the kernel before the first cell
+            self._spent("kernel start", self._started)
         if cell.cell_type != "code" or not cell.source.strip():
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         if is_experiment(cell) and not self.run_experiments:
@@ -170,6 +182,7 @@ class HardenedExecute(Execute):
         test = is_autograded_test(cell)
         before = await self._probe(protect_new_globals=False) if test else None
         name = grade_id(cell) or cell_index
+        start, kind = time.monotonic(), "tests" if test else "answers" if is_solution(cell) else "locked cells"
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
@@ -180,6 +193,8 @@ class HardenedExecute(Execute):
             return cell
         except CellTimeoutError:
             cell.outputs.append(error_output("CellTimeoutError", f"stopped after {self.timeout} s"))
+        finally:
+            self._spent(kind, start)
         if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             _flag(self.nb, f"timeout in cell {name}")
             if not (await self._run_private("pass", timeout=10))[1]:  # still busy: start afresh
