@@ -121,7 +121,8 @@ def connect(scheduler: str, workers: int, root: Path):
 
     cluster = None
     if scheduler == "local":
-        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, dashboard_address=None)
+        cluster = LocalCluster(n_workers=workers, threads_per_worker=1, processes=True, host="127.0.0.1",
+                               dashboard_address=None)
     elif scheduler == "slurm":
         cluster = slurm_cluster(root)
         cluster.scale(n=workers)
