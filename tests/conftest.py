@@ -30,6 +30,18 @@ def pytest_configure(config):
     matplotlib.use("Agg")
 
 
+SLOW_FIXTURES = {"course", "cluster", "student"}
+"""Fixtures that grade the corpus, start a Dask cluster or drive browsers: their tests are marked ``slow``."""
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``slow`` every test that grades through make, drives a browser, starts a cluster or runs a notebook."""
+    for item in items:
+        if (SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.suffix == ".ipynb"
+                or item.path.name == "test_collect.py"):
+            item.add_marker(pytest.mark.slow)
+
+
 @pytest.fixture
 def scratch_course(tmp_path):
     """A course folder holding a copy of source/ and nbgrader_config.py, with an empty gradebook."""
