@@ -6,12 +6,14 @@ Runs nbgrader's ``zip_collect`` with the course's two plugins (configured in ``n
   zip (the submission time: it goes into the submission's ``timestamp.txt``, and of two submissions of
   one student the later wins);
 - :class:`LmsCollector` reads the student from the file name, in the naming of Canvas
-  (``<name>_[LATE_]<user id>_<submission id>_<file>.ipynb``) or of Moodle
-  (``<Full Name>_<participant id>_assignsubmission_file_/<file>.ipynb``); a second file of the same name
-  (``<file>-1.ipynb``, ``<file> (1).ipynb``) is the same notebook submitted again. The LMS id becomes the
-  student id of the roster entry whose ``lms_user_id`` it is (``make roster``), or the student id itself when
-  the gradebook has no roster yet. A file that matches neither naming, or whose LMS id is not on the roster,
-  belongs to nobody: it is reported and not filed.
+  (``<name>_[LATE_]<user id>_<submission id>_<file>.ipynb`` at the top of the zip) or of Moodle
+  (``<Full Name>_<participant id>_assignsubmission_file_/<file>.ipynb``, or the same without the folder);
+  nothing deeper is read, so a student cannot name another through folders of their own. A second file of
+  the same name (``<file>-1.ipynb``, ``<file> (1).ipynb``) is the same notebook submitted again. The student is
+  the roster entry (``make roster``) whose ``lms_user_id`` is the LMS id, else whose first and last name are
+  Moodle's full name (Moodle's participant ids are per assignment); without a roster, the LMS id itself. A
+  file that matches no naming, or nobody on the roster, belongs to nobody: it is reported and not filed.
+  Zip times are the LMS's local times, read as UTC: they order the files of one student, nothing more.
 """
 
 from __future__ import annotations
@@ -32,9 +34,26 @@ from . import assignments, course_root
 DOWNLOADED = Path("autograde") / "downloaded"
 """nbgrader's ``downloaded`` folder: ``<assignment>/archive/`` holds the zip, ``<assignment>/extracted/`` its files."""
 
-COPY = r"(?:-\d+| \(\d+\))?"  # the suffix an LMS or a browser adds to a second file of the same name
-CANVAS = re.compile(rf"^(?P<name>[^_/]+)_(?:LATE_)?(?P<lms_id>\d+)_\d+_(?P<file>[^/]+?){COPY}\.ipynb$")
-MOODLE = re.compile(rf"(?:^|/)(?P<name>[^_/]+)_(?P<lms_id>\d+)_assignsubmission_file_/(?P<file>[^/]+?){COPY}\.ipynb$")
+COPY = r"(?:-(?P<copy>\d+)| \((?P<copy_b>\d+)\))?"  # the suffix an LMS or a browser gives a second file of one name
+CANVAS = re.compile(rf"(?P<name>[^_/]+)_(?:LATE_)?(?P<lms_id>\d+)_\d+_(?P<file>.+?){COPY}\.ipynb", re.I)
+MOODLE_FOLDER = re.compile(r"(?P<name>[^_/]+)_(?P<lms_id>\d+)_assignsubmission_file_")
+MOODLE_FILE = re.compile(rf"(?P<file>.+?){COPY}\.ipynb", re.I)
+MOODLE_FLAT = re.compile(rf"(?P<name>[^_/]+)_(?P<lms_id>\d+)_assignsubmission_file_(?P<file>.+?){COPY}\.ipynb", re.I)
+ZIP_EPOCH = datetime(1980, 1, 1, tzinfo=timezone.utc)
+"""The time given to a zip entry whose stored date is invalid."""
+
+
+def _zip_time(info: zipfile.ZipInfo) -> float:
+    """The time stored for a zip entry (the LMS's local time, read as UTC), or 1980-01-01 when it is invalid."""
+    try:
+        return datetime(*info.date_time, tzinfo=timezone.utc).timestamp()
+    except ValueError:
+        return ZIP_EPOCH.timestamp()
+
+
+def _person(name: str) -> str:
+    """A name as the roster and an LMS's folder both spell it: lower case, single spaces."""
+    return " ".join(name.lower().split())
 
 
 class KeepTimesExtractor(ExtractorPlugin):
@@ -48,46 +67,68 @@ class KeepTimesExtractor(ExtractorPlugin):
                 for info in zf.infolist():
                     if info.is_dir():
                         continue
+                    if info.filename.lower().endswith(".ipynb"):  # nbgrader files a notebook under its extension
+                        info.filename = info.filename[:-len(".ipynb")] + ".ipynb"
                     out = Path(zf.extract(info, dest))  # zipfile drops absolute paths and '..'
-                    stamp = datetime(*info.date_time, tzinfo=timezone.utc).timestamp()
-                    os.utime(out, (stamp, stamp))
+                    os.utime(out, (_zip_time(info), _zip_time(info)))
 
 
 class LmsCollector(FileNameCollectorPlugin):
     """Student, notebook and submission time of one extracted file, from Canvas's or Moodle's naming."""
 
     def __init__(self, **kw):
-        """Read the roster (LMS id to student id) from the gradebook; start empty lists of filed and skipped files."""
+        """Read the roster (by LMS id and by name) from the gradebook; start empty lists of filed and skipped files."""
         super().__init__(**kw)
         self.filed: set[str] = set()
         self.skipped: list[str] = []
-        self.roster: dict[str, str] = {}
-        coursedir = getattr(self.parent, "coursedir", None)
-        if coursedir is not None:
+        self.by_lms_id: dict[str, str] = {}
+        self.by_name: dict[str, str] = {}
+        app = self.parent
+        if app is not None:
             from nbgrader.api import Gradebook
 
-            with Gradebook(coursedir.db_url) as gb:
-                self.roster = {s.lms_user_id: s.id for s in gb.students if s.lms_user_id}
+            with Gradebook(app.coursedir.db_url) as gb:
+                self.by_lms_id = {s.lms_user_id: s.id for s in gb.students if s.lms_user_id}
+                self.by_name = {_person(f"{s.first_name} {s.last_name}"): s.id for s in gb.students
+                                if s.first_name and s.last_name}
+            self.extracted = Path(app.coursedir.root) / app.collect_directory_structure.format(
+                downloaded=app.downloaded_directory, assignment_id=app.coursedir.assignment_id,
+                collect_step=app.extracted_directory)
+
+    def _match(self, path: Path) -> tuple[re.Match, re.Match] | None:
+        """(who, which file) of a path inside one extracted zip: Canvas's and Moodle's flat names at the top of the
+        zip, Moodle's per-student folders one level down; nothing deeper, so no student can name another."""
+        rest = path.relative_to(self.extracted).parts[1:]  # below the zip's own folder
+        if len(rest) == 1:
+            m = CANVAS.fullmatch(rest[0]) or MOODLE_FLAT.fullmatch(rest[0])
+            return (m, m) if m else None
+        if len(rest) == 2:
+            who, which = MOODLE_FOLDER.fullmatch(rest[0]), MOODLE_FILE.fullmatch(rest[1])
+            return (who, which) if who and which else None
+        return None
 
     def collect(self, submitted_file: str) -> dict | None:
         """``{student_id, file_id, timestamp}`` for a submitted notebook, None (and a report) for any other file."""
         path = Path(submitted_file)
-        match = CANVAS.match(path.name) or MOODLE.search(path.as_posix())
+        match = self._match(path)
         if match is None:
-            self._skip(path, "its name is neither Canvas's nor Moodle's naming of a notebook")
+            self._skip(path, "its name and place are neither Canvas's nor Moodle's for a notebook")
             return None
-        lms_id = match["lms_id"]
-        student = self.roster.get(lms_id, None if self.roster else lms_id)
+        who, which = match
+        lms_id, name = who["lms_id"], who["name"]
+        roster = self.by_lms_id or self.by_name
+        student = self.by_lms_id.get(lms_id) or self.by_name.get(_person(name)) or (None if roster else lms_id)
         if student is None:
-            self._skip(path, f"LMS id {lms_id} ({match['name']}) is not on the roster")
+            self._skip(path, f"LMS id {lms_id} ({name}) is not on the roster")
             return None
-        stamp = datetime.fromtimestamp(path.stat().st_mtime, timezone.utc).isoformat()
+        copy = int(which["copy"] or which["copy_b"] or 0)  # of two files of one time, the later copy wins
+        stamp = datetime.fromtimestamp(path.stat().st_mtime + copy * 1e-6, timezone.utc).isoformat()
         self.filed.add(student)
-        return {"student_id": student, "file_id": f"{match['file']}.ipynb", "timestamp": stamp}
+        return {"student_id": student, "file_id": f"{which['file']}.ipynb", "timestamp": stamp}
 
     def _skip(self, path: Path, why: str) -> None:
         """Report a file that belongs to nobody."""
-        self.skipped.append(f"{path.name}: {why}")
+        self.skipped.append(f"{path.relative_to(self.extracted).as_posix()}: {why}")
         self.log.warning("Not filed: %s: %s", path, why)
 
 

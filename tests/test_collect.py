@@ -50,12 +50,14 @@ def test_canvas_download_is_filed_by_roster_latest_wins_strangers_reported(cours
         (f"turingalan_4712_120_{NB}.ipynb", _nb("ALAN"), (2026, 11, 1, 12, 0, 0)),
         (f"hoppergrace_9999_130_{NB}.ipynb", _nb("GRACE"), (2026, 11, 1, 13, 0, 0)),
         ("README.txt", "not a submission", (2026, 11, 1, 13, 0, 0)),
+        (f"turingalan_4712_121_x/lovelaceada_4711_1_{NB}.ipynb", _nb("FORGED"), (2026, 11, 3, 0, 0, 0)),
     ])
     done = make(course, "collect", f"ZIP={download}", f"A={A}")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"filed 2 submission(s) of {A}" in done.stdout and "2 file(s) not filed" in done.stdout
-    assert "not filed  hoppergrace_9999_130_autodiff.ipynb: LMS id 9999 (hoppergrace) is not on the roster" in done.stdout
-    assert "not filed  README.txt: its name is neither" in done.stdout
+    assert f"filed 2 submission(s) of {A}" in done.stdout and "3 file(s) not filed" in done.stdout
+    assert "hoppergrace_9999_130_autodiff.ipynb: LMS id 9999 (hoppergrace) is not on the roster" in done.stdout
+    assert "README.txt: its name and place are neither" in done.stdout
+    assert "lovelaceada_4711_1_autodiff.ipynb: its name and place are neither" in done.stdout  # no naming others
     ada = _submitted(course, "alovelace")
     assert sorted(p.name for p in ada.iterdir()) == [f"{NB}.ipynb", "timestamp.txt"]
     assert "SECOND" in (ada / f"{NB}.ipynb").read_text()  # the later of two submissions wins
@@ -64,17 +66,20 @@ def test_canvas_download_is_filed_by_roster_latest_wins_strangers_reported(cours
     assert not any(p.name in ("9999", "hoppergrace") for p in (course / "autograde" / "submitted").iterdir())
 
 
-def test_moodle_download_is_filed_with_the_later_copy(course, tmp_path):
-    folder = "Alan Turing_4712_assignsubmission_file_"
+def test_moodle_download_is_filed_by_name_with_the_later_copy(course, tmp_path):
+    folder = "Alan Turing_880412_assignsubmission_file_"  # Moodle's participant id is not the roster's LMS id
     download = _zip(tmp_path / "moodle.zip", [
-        (f"{folder}/{NB}.ipynb", _nb("OLD"), (2026, 11, 3, 8, 0, 0)),
-        (f"{folder}/{NB} (1).ipynb", _nb("NEW"), (2026, 11, 3, 9, 0, 0)),
+        (f"{folder}/{NB}.ipynb", _nb("OLD"), (2026, 11, 3, 9, 0, 0)),
+        (f"{folder}/{NB} (1).IPYNB", _nb("NEW"), (2026, 11, 3, 9, 0, 0)),  # same time: the later copy wins
+        (f"Ada Lovelace_880411_assignsubmission_file_{NB}.ipynb", _nb("FLAT"), (2026, 11, 3, 9, 0, 0)),
         ("Grace Hopper_9999_assignsubmission_file_/autodiff.ipynb", _nb("GRACE"), (2026, 11, 3, 9, 0, 0)),
+        (f"{folder}/Ada Lovelace_880411_assignsubmission_file_/{NB}.ipynb", _nb("FORGED"), (2026, 11, 4, 0, 0, 0)),
     ])
     done = make(course, "collect", f"ZIP={download}", f"A={A}")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert f"filed 1 submission(s) of {A}" in done.stdout and "LMS id 9999 (Grace Hopper)" in done.stdout
+    assert f"filed 2 submission(s) of {A}" in done.stdout and "LMS id 9999 (Grace Hopper)" in done.stdout
     assert "NEW" in (_submitted(course, "aturing") / f"{NB}.ipynb").read_text()
+    assert "FLAT" in (_submitted(course, "alovelace") / f"{NB}.ipynb").read_text()
 
 
 def test_collect_refuses_bad_arguments_with_one_line(course, tmp_path):
