@@ -10,8 +10,8 @@ WORKERS ?= 2
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 # System packages, as command:Debian package. Grading runs kernels in bubblewrap (not needed with
-# AUTOGRADE_SANDBOX=none); the browser test drives Chromium (not needed when CHROMIUM names another one).
-GRADE_PACKAGES := $(if $(filter none,$(AUTOGRADE_SANDBOX)),,bwrap:bubblewrap)
+# AUTOGRADE_SANDBOX=none, nor here when the workers of SCHEDULER=tcp://…|slurm grade); the browser test drives Chromium (not needed when CHROMIUM names another one).
+GRADE_PACKAGES := $(if $(filter none,$(AUTOGRADE_SANDBOX))$(filter tcp://% slurm,$(SCHEDULER)),,bwrap:bubblewrap)
 TEST_PACKAGES  := $(GRADE_PACKAGES) $(if $(CHROMIUM),,chromium:chromium)
 
 # $(call system,packages): install the missing ones with apt-get when run as root, else stop with one line.
@@ -35,7 +35,7 @@ endef
 all: system-grade venv release autograde  ## set up, regenerate release/, autograde the example submissions, print the grades
 
 $(VENV)/.installed: requirements.txt constraints.txt pyproject.toml
-	$(PYTHON) -m venv $(VENV)
+	@$(PYTHON) -m venv $(VENV) || { echo "error: $(PYTHON) cannot create a virtual environment: install Python 3.11 with venv (apt-get install python3-venv)" >&2; exit 1; }
 	$(PY) -m pip install --quiet --disable-pip-version-check -r requirements.txt -c constraints.txt
 	touch $@
 

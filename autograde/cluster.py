@@ -23,8 +23,14 @@ import os
 import shutil
 import sys
 import tempfile
+import uuid
 from collections import Counter
 from pathlib import Path
+
+WAIT_FOR_WORKERS_S = 600
+"""How long the client waits for the workers it asked for (at least one) before grading."""
+IN_FLIGHT_PER_WORKER = 4
+"""Submissions sent ahead per worker: the scheduler never holds a whole class of notebooks."""
 
 _COURSES: dict[str, Path] = {}
 """On a worker: the course folder made for each course bundle (by fingerprint)."""
@@ -71,9 +77,16 @@ def sandbox_check() -> str | None:
     return None if os.environ.get("AUTOGRADE_SANDBOX") == "none" else sandbox_problem()
 
 
+MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
+"""A graded notebook larger than this is not sent back (its outputs are capped far below)."""
+
+
 def grade_on_worker(bundle: dict[str, bytes], student: str, assignment: str, files: dict[str, bytes],
                     jobs_here: int):
-    """On a worker: grade one submission in this worker's course folder; return the outcome and the graded files."""
+    """On a worker: grade one submission in this worker's course folder; return the outcome, the graded notebooks
+    (regular files named as in the release, nothing else the student's code may have left) and their scores as
+    the worker's gradebook recorded them when each notebook was graded."""
+    from . import notebook_names
     from .grade import _grade_in_worker
 
     root = worker_course(bundle)
@@ -85,25 +98,50 @@ def grade_on_worker(bundle: dict[str, bytes], student: str, assignment: str, fil
         (folder / name).write_bytes(data)
     outcome = _grade_in_worker((str(root), student, assignment))
     graded = root / "autograde" / "autograded" / student / assignment
-    returned = {str(p.relative_to(graded)): p.read_bytes() for p in graded.rglob("*") if p.is_file()} \
-        if outcome.status == "graded" and graded.is_dir() else {}
+    returned, scores = {}, {}
+    if outcome.status == "graded":
+        for name in notebook_names(assignment, root):
+            path = graded / f"{name}.ipynb"
+            if path.is_file() and not path.is_symlink() and path.stat().st_size <= MAX_NOTEBOOK_BYTES:
+                returned[path.name] = path.read_bytes()
+        scores = auto_scores(root, student, assignment)
     shutil.rmtree(folder, ignore_errors=True)
     shutil.rmtree(graded, ignore_errors=True)
-    return outcome, returned
+    return outcome, returned, scores
 
 
-def record(root: Path, student: str, assignment: str, graded: dict[str, bytes]) -> str | None:
-    """On the client: put a worker's graded notebooks in the gradebook and ``autograded/``; why not, or None."""
+def auto_scores(root: Path, student: str, assignment: str) -> dict[str, float]:
+    """Autograded points of each notebook of a submission, as the gradebook at ``root`` holds them."""
+    from .course import gradebook
+
+    with gradebook(root) as gb:
+        return {nb.name: sum(g.auto_score or 0.0 for g in nb.grades)
+                for nb in gb.find_submission(assignment, student).notebooks}
+
+
+def record(root: Path, student: str, assignment: str, graded: dict[str, bytes], scores: dict[str, float]) -> str | None:
+    """On the client: put a worker's graded notebooks in the gradebook and ``autograded/``; why not, or None.
+
+    Only notebooks of the release's names are taken, the submission time comes from the client's own
+    ``submitted/`` folder, and the scores recorded must be those the worker's gradebook holds (a notebook
+    changed after it was graded, e.g. by the kernel of the next one, is refused)."""
     from nbgrader.preprocessors import AssignLatePenalties, SaveAutoGrades
 
+    from . import notebook_names
     from .course import api
     from .grade import WORK, _last_error
 
+    expected = {f"{n}.ipynb" for n in notebook_names(assignment, root)}
+    if not set(graded) <= expected or not graded:
+        return f"the worker returned {sorted(graded)}, not the notebooks {sorted(expected)}"
     folder = root / WORK / "returned" / student / assignment
     shutil.rmtree(folder, ignore_errors=True)
+    folder.mkdir(parents=True)
     for name, data in graded.items():
-        (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
+    stamp = root / "autograde" / "submitted" / student / assignment / "timestamp.txt"
+    if stamp.is_file():
+        shutil.copy(stamp, folder / "timestamp.txt")
     nbgrader = api(root, CourseDirectory__submitted_directory=str(WORK / "returned"),
                    Autograde__sanitize_preprocessors=[],  # already executed and graded on the worker
                    Autograde__autograde_preprocessors=[SaveAutoGrades, AssignLatePenalties])
@@ -111,6 +149,10 @@ def record(root: Path, student: str, assignment: str, graded: dict[str, bytes]) 
     shutil.rmtree(folder, ignore_errors=True)
     if not result.get("success"):
         return f"recording the grades failed: {_last_error((result.get('error') or '') + (result.get('log') or ''))}"
+    recorded = auto_scores(root, student, assignment)
+    changed = sorted(n for n, score in scores.items() if recorded.get(n) != score)
+    if changed:
+        return f"graded notebook(s) {', '.join(changed)} changed after grading on the worker; not recorded"
     return None
 
 
@@ -126,8 +168,17 @@ def connect(scheduler: str, workers: int, root: Path):
     elif scheduler == "slurm":
         cluster = slurm_cluster(root)
         cluster.scale(n=workers)
-    client = Client(cluster or scheduler)
     try:
+        client = Client(cluster or scheduler, timeout=60)
+    except OSError as exc:
+        raise SystemExit(f"error: cannot reach the Dask scheduler {scheduler}: {exc}") from None
+    try:
+        wanted = workers if cluster is not None else 1
+        try:  # Slurm jobs may wait in the queue; a scheduler's workers may still be starting
+            client.wait_for_workers(wanted, timeout=WAIT_FOR_WORKERS_S)
+        except TimeoutError:
+            if not client.scheduler_info()["workers"]:
+                raise SystemExit(f"error: no Dask worker joined {scheduler} within {WAIT_FOR_WORKERS_S} s") from None
         yield client
     finally:
         client.close()
@@ -166,24 +217,34 @@ def grade_on_cluster(client, root: Path, found: list[tuple[str, str]], progress)
         return [Outcome(s, a, "error", [f"no worker can grade: {reasons}"]) for s, a in found]
     hosts = Counter(client.scheduler_info()["workers"][w]["host"] for w in usable)
     per_host = max(hosts.values())  # kernels on a host share its cores between that host's workers
-    bundle = client.scatter(course_bundle(root), broadcast=True, workers=usable)
-    futures = {}
-    for student, assignment in found:
+    [bundle] = client.scatter([course_bundle(root)], broadcast=True, workers=usable, hash=False)
+    run = uuid.uuid4().hex[:8]  # keys of this run only, whatever else the scheduler holds
+
+    def send(student: str, assignment: str):
+        """Submit one submission's grading with its files."""
         folder = root / "autograde" / "submitted" / student / assignment
         files = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
-                 if p.is_file() and ".ipynb_checkpoints" not in p.parts}
-        future = client.submit(grade_on_worker, bundle, student, assignment, files, per_host,
-                               workers=usable, pure=False, key=f"grade-{student}-{assignment}")
-        futures[future] = (student, assignment)
+                 if p.is_file() and not p.is_symlink() and ".ipynb_checkpoints" not in p.parts}
+        future = client.submit(grade_on_worker, bundle, student, assignment, files, per_host, workers=usable,
+                               pure=False, key=f"grade-{run}-{len(pending)}")
+        pending[future] = (student, assignment)
+        return future
+
+    todo, pending = list(found), {}
+    running = as_completed([send(*todo.pop(0)) for _ in range(min(len(todo), IN_FLIGHT_PER_WORKER * len(usable)))])
     outcomes = []
-    for future in as_completed(futures):
-        student, assignment = futures[future]
+    for future in running:
+        student, assignment = pending[future]
+        if todo:
+            running.add(send(*todo.pop(0)))
         try:
-            outcome, graded = future.result()
+            outcome, graded, scores = future.result()
         except Exception as exc:  # the task killed every worker it was given (KilledWorker), or failed
-            outcome, graded = Outcome(student, assignment, "error", [f"worker failed: {type(exc).__name__}: {exc}"[:240]]), {}
+            outcome, graded, scores = Outcome(student, assignment, "error",
+                                              [f"worker failed: {type(exc).__name__}: {exc}"[:240]]), {}, {}
+        future.release()
         if outcome.status == "graded":
-            problem = record(root, student, assignment, graded)
+            problem = record(root, student, assignment, graded, scores)
             if problem:
                 outcome.status, outcome.messages = "error", [*outcome.messages, problem]
         outcomes.append(outcome)

@@ -3,11 +3,14 @@
 Writes into ``autograde/export/`` (or the folder given with ``--to``):
 
 - ``grades_by_question.csv``: a row per student and assignment submitted, a column per grade cell
-  (``<notebook>:<grade id>``, blank where the cell belongs to another assignment or is not graded yet),
-  then the autograded points, the manual points, the total, the maximum and the grader's flags;
+  (``<assignment>/<notebook>:<grade id>``, blank where the cell belongs to another assignment or is not graded
+  yet), then the autograded points, the manual points, extra credit, the late penalty, the total
+  (``autograded + manual + extra_credit - late_penalty``, at least 0, as nbgrader's own CSV export), the maximum,
+  whether a written answer still waits for its grade, and the grader's flags;
 - ``canvas_<assignment>.csv`` per assignment, in the layout Canvas's gradebook import reads
   (``Student, ID, SIS User ID, SIS Login ID, Section`` and the assignment's column, a ``Points Possible``
-  row first); every student of the gradebook has a row, 0 where nothing was submitted.
+  row first; ``ID`` is the roster's ``lms_user_id``); every student of the gradebook has a row, its score
+  blank (not 0) while nothing graded is in the gradebook or a written answer waits for its grade.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def question_rows(gb: Gradebook, root: Path, students=(), assignments=()) -> tup
         if assignments and assignment.name not in assignments:
             continue
         for notebook in assignment.notebooks:
-            questions += [f"{notebook.name}:{cell.name}" for cell in notebook.grade_cells]
+            questions += [f"{assignment.name}/{notebook.name}:{cell.name}" for cell in notebook.grade_cells]
         for student in gb.students:
             if students and student.id not in students:
                 continue
@@ -48,18 +51,22 @@ def question_rows(gb: Gradebook, root: Path, students=(), assignments=()) -> tup
             except MissingEntry:
                 continue
             row = {"student_id": student.id, "assignment": assignment.name}
-            auto = manual = 0.0
+            auto = manual = extra = 0.0
             for nb in sub.notebooks:
                 for grade in nb.grades:
-                    row[f"{nb.name}:{grade.name}"] = _points(grade.score if not grade.needs_manual_grade else None)
+                    row[f"{assignment.name}/{nb.name}:{grade.name}"] = _points(
+                        grade.score if not grade.needs_manual_grade else None)
                     manual += grade.manual_score or 0.0
                     auto += (grade.auto_score or 0.0) if grade.manual_score is None else 0.0
-            row.update(autograded=_points(auto), manual=_points(manual), total=_points(sub.score),
+                    extra += grade.extra_credit or 0.0
+            penalty = sub.late_submission_penalty or 0.0
+            row.update(autograded=_points(auto), manual=_points(manual), extra_credit=_points(extra),
+                       late_penalty=_points(penalty), total=_points(max(0.0, sub.score - penalty)),
                        max_score=_points(sub.max_score), needs_manual_grade=bool(sub.needs_manual_grade),
                        flags="; ".join(read_flags(root, student.id, assignment.name)))
             rows.append(row)
-    header = ["student_id", "assignment", *questions,
-              "autograded", "manual", "total", "max_score", "needs_manual_grade", "flags"]
+    header = ["student_id", "assignment", *questions, "autograded", "manual", "extra_credit", "late_penalty", "total",
+              "max_score", "needs_manual_grade", "flags"]
     return header, rows
 
 
@@ -68,9 +75,10 @@ def canvas_rows(gb: Gradebook, assignment) -> list[list[str]]:
     rows = [[*CANVAS_COLUMNS, assignment.name], ["Points Possible", "", "", "", "", _points(assignment.max_score)]]
     for student in gb.students:
         try:
-            score = gb.find_submission(assignment.name, student.id).score
+            sub = gb.find_submission(assignment.name, student.id)
+            score = None if sub.needs_manual_grade else max(0.0, sub.score - (sub.late_submission_penalty or 0.0))
         except MissingEntry:
-            score = 0.0
+            score = None
         name = ", ".join(n for n in (student.last_name, student.first_name) if n) or student.id
         rows.append([name, student.lms_user_id or "", student.id, student.email or "", "", _points(score)])
     return rows

@@ -168,8 +168,13 @@ def grade_all(root: Path, found: list[tuple[str, str]], workers: int, scheduler:
                 grade_on_cluster(client, root, found, record)
         elif workers > 1 and len(jobs) > 1:
             with ProcessPoolExecutor(max_workers=workers) as pool:
-                for future in as_completed([pool.submit(_grade_in_worker, job) for job in jobs]):
-                    record(future.result())
+                futures = {pool.submit(_grade_in_worker, job): job for job in jobs}
+                for future in as_completed(futures):
+                    try:
+                        record(future.result())
+                    except Exception as exc:  # the worker process died (BrokenProcessPool): report, go on
+                        _, student, assignment = futures[future]
+                        record(Outcome(student, assignment, "error", [f"grading process died: {exc}"[:240]]))
         else:
             for job in jobs:
                 record(_grade_in_worker(job))
@@ -264,6 +269,7 @@ def feedback(root: Path, only_assignment: str | None = None, only_student: str |
             result = nbgrader.generate_feedback(adir.name, sdir.name, force=True)
             if not result.get("success"):
                 print(f"error: feedback for {sdir.name}/{adir.name}: {_last_error(result.get('error'))}", file=sys.stderr)
+                (root / HANDBACK / adir.name / f"{sdir.name}.zip").unlink(missing_ok=True)  # never hand back old feedback
                 failed += 1
             else:
                 pack_feedback(root, sdir.name, adir.name)

@@ -104,6 +104,17 @@ for _k, _v in list(globals().items()):
 """Appended to every answer cell: the right functions, which print, write to stderr and warn when called."""
 
 
+SILENT_FAILURES = """try:
+    _shell = get_ipython()
+except NameError:  # not in IPython (the in-process run of the same answers)
+    _shell = None
+if _shell is not None:
+    import sys as _sys
+    _shell.showtraceback = lambda *a, **k: print("all good", file=_sys.stderr)
+"""
+"""Prepended to the first answer: a failing cell then shows no traceback, only a line on stderr."""
+
+
 @dataclass
 class Expect:
     """What grading one submission must give."""
@@ -183,6 +194,12 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         noisy = {gid: _reference(source, gid) + "\n" + NOISY for gid in answers}
         put("noisy", answered(noisy))  # honest answers that print and warn keep every point, and the text
         expect["noisy", a] = Expect(score=full, contains=["NOISY-DEBUG", "NOISY-STDERR"])
+
+        if wanted("silent-failures", a):  # the other answers blank: their tests must still fail
+            quiet = with_solutions(release, source, replace={first: SILENT_FAILURES + _reference(source, first)},
+                                   only={first})
+            put("silent-failures", quiet)
+            expect["silent-failures", a] = Expect(score=sum(run_cells(quiet, cwd=cwd).values()))
 
         w = catalogue(a)[0]
         wrong = replace_in_solution(source, w.cell, w.old, w.new)

@@ -81,7 +81,7 @@ def test_a_manual_grade_and_comment_entered_in_the_formgrader_reach_export_and_f
     assert make(root, "export").returncode == 0
     with open(root / "autograde" / "export" / "grades_by_question.csv") as f:
         row = next(r for r in csv.DictReader(f) if (r["student_id"], r["assignment"]) == (STUDENT, a))
-    assert float(row[f"{name}:{cell}"]) == score and float(row["manual"]) == score
+    assert float(row[f"{a}/{name}:{cell}"]) == score and float(row["manual"]) == score
     done = subprocess.run([sys.executable, "-m", "autograde.grade", "--feedback", "--student", STUDENT],
                           cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
     assert done.returncode == 0, done.stderr

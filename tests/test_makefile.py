@@ -165,11 +165,12 @@ def test_roster_and_export_by_question_and_for_canvas_agree_with_the_gradebook(c
     with gradebook(root) as gb:
         for (student, a), row in rows.items():
             sub = gb.find_submission(a, student)
-            assert float(row["total"]) == sub.score and float(row["max_score"]) == sub.max_score
-            graded = {f"{nb.name}:{g.name}": g.score for nb in sub.notebooks for g in nb.grades
+            assert float(row["total"]) == sub.score and float(row["max_score"]) == sub.max_score  # no late penalty
+            graded = {f"{a}/{nb.name}:{g.name}": g.score for nb in sub.notebooks for g in nb.grades
                       if not g.needs_manual_grade}
             assert {k: float(row[k]) for k in graded} == graded
             assert float(row["autograded"]) + float(row["manual"]) == sum(graded.values())
+            assert float(row["extra_credit"]) == float(row["late_penalty"]) == 0
         assert len(rows) == sum(1 for a in gb.assignments for s in a.submissions)
         with open(root / "autograde" / "export" / f"canvas_{first}.csv") as f:
             canvas = list(csv.reader(f))
@@ -177,5 +178,9 @@ def test_roster_and_export_by_question_and_for_canvas_agree_with_the_gradebook(c
         assert canvas[1][0] == "Points Possible" and float(canvas[1][-1]) == gb.find_assignment(first).max_score
         ada = next(r for r in canvas if r[2] == "example-complete")
         assert ada[:4] == ["Lovelace, Ada", "4711", "example-complete", "ada@example.org"]
-        assert float(ada[-1]) == gb.find_submission(first, "example-complete").score
+        assert ada[-1] == ""  # its written answers wait for a grade: nothing to import yet
+        blank = gb.find_submission(first, "example-blank")
+        assert next(r for r in canvas if r[2] == "example-blank")[-1] == ("" if blank.needs_manual_grade else "0")
+        broken = next(r for r in canvas if r[2] == "broken-json")
+        assert broken[-1] == ""  # never graded: blank, not 0
         assert len(canvas) == 2 + len(gb.students)
