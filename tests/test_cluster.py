@@ -128,7 +128,7 @@ def test_the_slurm_job_script_is_rendered_without_slurm():
     from autograde.cluster import slurm_cluster
 
     settings = yaml.safe_load((ROOT / "autograde" / "dask.yaml").read_text())
-    settings["jobqueue"]["slurm"].update(queue="short", account="dl-course", **{"scheduler-options": {"host": "127.0.0.1", "dashboard_address": None}})
+    settings["jobqueue"]["slurm"].update(queue="short", account="dl-course", **{"scheduler-options": {"host": "127.0.0.1", "dashboard_address": ":0"}})
     with dask.config.set(settings):
         cluster = slurm_cluster(ROOT)
         try:
