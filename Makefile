@@ -10,7 +10,8 @@ WORKERS ?= 2
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
 # System packages, as command:Debian package. Grading runs kernels in bubblewrap (not needed with
-# AUTOGRADE_SANDBOX=none, nor here when the workers of SCHEDULER=tcp://…|slurm grade); the browser test drives Chromium (not needed when CHROMIUM names another one).
+# AUTOGRADE_SANDBOX=none, nor here when the workers of SCHEDULER=tcp://…|slurm grade); the browser
+# test drives Chromium (not needed when CHROMIUM names another one).
 GRADE_PACKAGES := $(if $(filter none,$(AUTOGRADE_SANDBOX))$(filter tcp://% slurm,$(SCHEDULER)),,bwrap:bubblewrap)
 TEST_PACKAGES  := $(GRADE_PACKAGES) $(if $(CHROMIUM),,chromium:chromium)
 

@@ -70,7 +70,8 @@ class KeepTimesExtractor(ExtractorPlugin):
                     if info.filename.lower().endswith(".ipynb"):  # nbgrader files a notebook under its extension
                         info.filename = info.filename[:-len(".ipynb")] + ".ipynb"
                     out = Path(zf.extract(info, dest))  # zipfile drops absolute paths and '..'
-                    os.utime(out, (_zip_time(info), _zip_time(info)))
+                    stamp = _zip_time(info)
+                    os.utime(out, (stamp, stamp))
 
 
 class LmsCollector(FileNameCollectorPlugin):

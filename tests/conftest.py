@@ -73,6 +73,12 @@ def make(course: Path, *targets: str) -> subprocess.CompletedProcess:
                           capture_output=True, text=True, timeout=1800, env=env)
 
 
+def run_grader(course: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """``python -m autograde.grade args`` on the course at ``course`` (extra environment variables as keywords)."""
+    return subprocess.run([sys.executable, "-m", "autograde.grade", *args], cwd=ROOT, capture_output=True, text=True,
+                          env={**os.environ, "COURSE_ROOT": str(course), **env}, timeout=1800)
+
+
 def submit(course: Path, student: str, assignment: str, name: str, nb=None, raw: str | None = None) -> None:
     """Place a submitted notebook (a notebook object or raw file text) for ``student``."""
     path = course / "autograde" / "submitted" / student / assignment / f"{name}.ipynb"

@@ -8,17 +8,14 @@ honest content earns, with the expected flags, and nothing may leak to it or fro
 from __future__ import annotations
 
 import html
-import os
 import re
-import subprocess
-import sys
 import zipfile
 
 import pytest
 
 from autograde import assignments, notebook_names
 from autograde.nbtools import HIDDEN_REGION, SOLUTION_REGION, read
-from conftest import CELL_TIMEOUT, NOTEBOOKS, ROOT, grades, make
+from conftest import CELL_TIMEOUT, NOTEBOOKS, ROOT, grades, make, run_grader
 
 
 def _cases(course):
@@ -102,9 +99,7 @@ def test_grading_twice_gives_the_same_grades(course):
     """Regrading gives the same score, status and flags: the first assignment's corpus (every attack), two jobs."""
     a = assignments(course.root)[0]
     first = {k: v for k, v in course.first.items() if k[1] == a}
-    env = {**os.environ, "COURSE_ROOT": str(course.root), "AUTOGRADE_CELL_TIMEOUT": CELL_TIMEOUT}
-    again = subprocess.run([sys.executable, "-m", "autograde.grade", "--assignment", a, "--jobs", "2"],
-                           cwd=course.root, capture_output=True, text=True, env=env)
+    again = run_grader(course.root, "--assignment", a, "--jobs", "2", AUTOGRADE_CELL_TIMEOUT=CELL_TIMEOUT)
     assert again.returncode == 1, again.stderr  # the corpus holds files that cannot be graded
     second = grades(course.root)
     keys = ("score", "status", "flags")
@@ -125,9 +120,7 @@ def test_a_notebook_over_its_time_limit_loses_only_the_cells_not_run(course):
     slow = with_solutions(read(course.root / "release" / a / f"{name}.ipynb"), source,
                           replace={answers[0]: "import time\ntime.sleep(12)\n" + strip_markers(first.source)})
     submit(course.root, "slow", a, name, slow)
-    env = {**os.environ, "COURSE_ROOT": str(course.root), "AUTOGRADE_NOTEBOOK_TIMEOUT": "8"}
-    out = subprocess.run([sys.executable, "-m", "autograde.grade", "--student", "slow"],
-                         cwd=course.root, capture_output=True, text=True, env=env)
+    out = run_grader(course.root, "--student", "slow", AUTOGRADE_NOTEBOOK_TIMEOUT="8")
     assert out.returncode == 0, out.stderr
     row = grades(course.root)["slow", a]
     after = False

@@ -8,18 +8,15 @@ from __future__ import annotations
 
 import csv
 import html
-import os
 import re
 import shutil
-import subprocess
-import sys
 
 import pytest
 
 from autograde import assignments, notebook_names
 from autograde.nbtools import is_solution, nbgrader_meta, read
 from browser import Lab, chromium
-from conftest import ROOT, make
+from conftest import ROOT, make, run_grader
 
 STUDENT = "formgrader-student"
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
@@ -41,9 +38,7 @@ def test_a_manual_grade_and_comment_entered_in_the_formgrader_reach_export_and_f
     name = notebook_names(a, root)[0]
     shutil.copytree(root / "autograde" / "submitted" / "example-complete" / a,
                     root / "autograde" / "submitted" / STUDENT / a)
-    env = {**os.environ, "COURSE_ROOT": str(root)}
-    graded = subprocess.run([sys.executable, "-m", "autograde.grade", "--student", STUDENT], cwd=ROOT, env=env,
-                            capture_output=True, text=True, timeout=600)
+    graded = run_grader(root, "--student", STUDENT)
     assert graded.returncode == 0, graded.stderr
     cell, points = _written_answer(read(root / "source" / a / f"{name}.ipynb"))
     score, comment = points - 1, "Right idea; label the intermediate values."
@@ -82,8 +77,7 @@ def test_a_manual_grade_and_comment_entered_in_the_formgrader_reach_export_and_f
     with open(root / "autograde" / "export" / "grades_by_question.csv") as f:
         row = next(r for r in csv.DictReader(f) if (r["student_id"], r["assignment"]) == (STUDENT, a))
     assert float(row[f"{a}/{name}:{cell}"]) == score and float(row["manual"]) == score
-    done = subprocess.run([sys.executable, "-m", "autograde.grade", "--feedback", "--student", STUDENT],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    done = run_grader(root, "--feedback", "--student", STUDENT)
     assert done.returncode == 0, done.stderr
     page = html.unescape(re.sub(r"<[^>]+>", " ", (root / "autograde" / "feedback" / STUDENT / a /
                                                     f"{name}.html").read_text()))

@@ -9,16 +9,14 @@ adversarial corpus of tests/adversarial.py. Every one is graded or reported, nev
 from __future__ import annotations
 
 import csv
-import os
 import re
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 from autograde import assignments, notebook_names
 from autograde.nbtools import autograded_points, read
-from conftest import ROOT, grades, submit
+from conftest import ROOT, grades, run_grader, submit
 
 
 def _max_auto(course: Path, a: str) -> float:
@@ -42,23 +40,17 @@ def test_autograde_exits_non_zero_when_a_submission_cannot_be_graded(course):
     assert re.search(r"grading: 100%.*\d+/\d+ .*\d+ flagged, \d+ not graded", course.graded.stderr)  # progress bar
 
 
-def _grade(course: Path, *args: str) -> subprocess.CompletedProcess:
-    """Run the grader on ``course`` with ``args``."""
-    return subprocess.run([sys.executable, "-m", "autograde.grade", *args], cwd=ROOT, capture_output=True,
-                          text=True, env={**os.environ, "COURSE_ROOT": str(course)}, timeout=120)
-
-
 def test_a_selection_that_matches_nothing_says_so_and_exits_2(scratch_course):
     (scratch_course / "autograde" / "submitted" / "alice" / "01_autodiff").mkdir(parents=True)
-    proc = _grade(scratch_course, "--student", "bob")
+    proc = run_grader(scratch_course, "--student", "bob")
     assert proc.returncode == 2 and "error: no submission of student bob under" in proc.stderr, proc.stderr
-    proc = _grade(scratch_course, "--student", "alice", "--assignment", "01_autodif")
+    proc = run_grader(scratch_course, "--student", "alice", "--assignment", "01_autodif")
     assert proc.returncode == 2 and "student alice and assignment 01_autodif" in proc.stderr, proc.stderr
     assert "Traceback" not in proc.stderr and not (scratch_course / "autograde" / "grades.csv").exists()
 
 
 def test_an_empty_class_is_nothing_to_grade(scratch_course):
-    proc = _grade(scratch_course)
+    proc = run_grader(scratch_course)
     assert proc.returncode == 0 and "nothing to grade: no submissions under" in proc.stdout, proc.stderr
 
 
@@ -114,8 +106,7 @@ def test_a_broken_resubmission_keeps_the_earlier_grade(course):
     submit(course, "resubmitter", a, name, read(course / "autograde" / "submitted" / "example-complete" / a / f"{name}.ipynb"))
 
     def regrade(status):
-        proc = subprocess.run([sys.executable, "-m", "autograde.grade", "--student", "resubmitter"], cwd=course,
-                              capture_output=True, text=True, env={**os.environ, "COURSE_ROOT": str(course)})
+        proc = run_grader(course, "--student", "resubmitter")
         assert proc.returncode == status, proc.stderr
         return grades(course)
 
