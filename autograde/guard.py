@@ -6,7 +6,10 @@ locked cells define): for each name, the identity of the object and of its code.
 later are fingerprinted by an import hook the moment their import completes, before any student
 code can touch them. Around every test cell the grader runs :func:`probe_code`; the *grader* keeps
 the first fingerprint of every name (the kernel cannot rewrite it) and compares later ones with it.
-A changed name means the test ran against something the submission replaced.
+A changed name means the test ran against something the submission replaced. One rebinding is
+legitimate: importing ``torch._dynamo`` (which some torch functions do lazily) wraps
+``torch.manual_seed``; the hook reports it, and the grader accepts that wrapper only around the
+original function.
 
 This does not read the submission's text: rebinding ``np.allclose``, assigning ``checks.close``,
 swapping a function's ``__code__`` or shadowing a global of a locked cell are all caught by what
@@ -31,6 +34,8 @@ def _autograde_guard_setup(watched):
     _type, _ModuleType, _dumps, _modules = type, types.ModuleType, json.dumps, sys.modules
     guard = types.ModuleType("_autograde_guard")
     guard.baselines = {}
+    guard.rebound = {}
+    DYNAMO = "torch._dynamo"
     kernel_managed = {"builtins.input", "builtins.raw_input", "builtins.display", "builtins.get_ipython",
                       "builtins.exit", "builtins.quit", "builtins.help", "builtins.copyright", "builtins.credits",
                       "builtins.license", "builtins.open"}
@@ -39,6 +44,9 @@ def _autograde_guard_setup(watched):
         f = _getattr(obj, "__func__", obj)
         code = _getattr(f, "__code__", None)
         return _id(code) if code is not None else 0
+
+    def fingerprint(obj):
+        return "%d:%d" % (_id(obj), code_id(obj))
 
     def module_fingerprint(name, module):
         fp = {}
@@ -49,11 +57,11 @@ def _autograde_guard_setup(watched):
             if name + "." + key in kernel_managed or _isinstance(value, _ModuleType):
                 continue
             if _callable(value) or private:
-                fp[name + "." + key] = "%d:%d" % (_id(value), code_id(value))
+                fp[name + "." + key] = fingerprint(value)
             if _isinstance(value, _type) and key in ("Tensor", "Activation", "Graph", "CheckFailed"):
                 for attr, member in _list(_vars(value).items()):
                     if _callable(member) or _isinstance(member, (staticmethod, classmethod, property)):
-                        fp[name + "." + key + "." + attr] = "%d:%d" % (_id(member), code_id(member))
+                        fp[name + "." + key + "." + attr] = fingerprint(member)
         return fp
 
     def is_watched(name):
@@ -69,10 +77,12 @@ def _autograde_guard_setup(watched):
     def report(nonce, names):
         ns = _modules["__main__"].__dict__
         glob = {k: "%d:%s" % (_id(ns[k]), "m" if _isinstance(ns[k], _ModuleType) else "o") for k in names if k in ns}
-        base = dict(guard.baselines)
+        base, rebound = dict(guard.baselines), dict(guard.rebound)
         guard.baselines.clear()
+        guard.rebound.clear()
         present = [m for m in _list(_modules) if is_watched(m)]
-        _print(nonce + _dumps({"now": snapshot(), "imported": base, "globals": glob, "modules": present}))
+        _print(nonce + _dumps({"now": snapshot(), "imported": base, "rebound": rebound, "globals": glob,
+                               "modules": present}))
 
     class Loader(importlib.abc.Loader):
         def __init__(self, inner):
@@ -80,14 +90,20 @@ def _autograde_guard_setup(watched):
         def create_module(self, spec):
             return self.inner.create_module(spec)
         def exec_module(self, module):
+            if module.__name__ == DYNAMO:  # it wraps torch.manual_seed: the grader accepts that one rebinding
+                torch = _modules.get("torch")
+                before = _getattr(torch, "manual_seed", None)
+                self.inner.exec_module(module)
+                after = _getattr(torch, "manual_seed", None)
+                if before is not None and after is not before and _getattr(after, "__wrapped__", None) is before:
+                    guard.rebound["torch.manual_seed"] = [fingerprint(before), fingerprint(after)]
+                return
             self.inner.exec_module(module)
-            if module.__name__ == "torch":  # torch._dynamo rebinds torch.manual_seed when first imported
-                __import__("torch._dynamo")
             guard.baselines.update(module_fingerprint(module.__name__, module))
 
     class Finder(importlib.abc.MetaPathFinder):
         def find_spec(self, name, path, target=None):
-            if not is_watched(name) or name in _modules:
+            if not (is_watched(name) or name == DYNAMO) or name in _modules:
                 return None
             spec = importlib.machinery.PathFinder.find_spec(name, path)
             if spec is None or spec.loader is None:
@@ -153,6 +169,7 @@ class Ledger:
     def __init__(self):
         """Start with nothing recorded."""
         self.baseline: dict[str, str] = {}
+        self.also: dict[str, set[str]] = {}
         self.protected: dict[str, str] = {}
         self.severe: set[str] = set()
         self.mild: set[str] = set()
@@ -168,12 +185,17 @@ class Ledger:
         Severe: a module attribute, or a global that was a module (the tests' own tools). Mild: another
         global the tests read, rebound later (possibly innocent: flagged for review, no points lost).
         """
-        for key, value in {**report.get("imported", {}), **report.get("now", {})}.items():
-            self.baseline.setdefault(key, value)
+        for fingerprints in (report.get("imported", {}), report.get("now", {})):  # at import time first
+            for key, value in fingerprints.items():
+                self.baseline.setdefault(key, value)
+        for key, (before, after) in report.get("rebound", {}).items():  # torch._dynamo wrapping the original
+            if self.baseline.get(key) == before:
+                self.also.setdefault(key, set()).add(after)
         glob = report.get("globals", {})
         now = report.get("now", {})
-        severe = {k for k, v in now.items() if self.baseline[k] != v}
-        severe |= {k for k, v in report.get("imported", {}).items() if self.baseline[k] != v}
+        changed = lambda k, v: self.baseline[k] != v and v not in self.also.get(k, ())  # noqa: E731
+        severe = {k for k, v in now.items() if changed(k, v)}
+        severe |= {k for k, v in report.get("imported", {}).items() if changed(k, v)}
         for m in report.get("modules", []):  # a name deleted from a loaded module counts as replaced
             severe |= {k for k in self.baseline if k.startswith(m + ".") and k not in now
                        and k[len(m) + 1:].count(".") <= 1}

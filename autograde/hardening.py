@@ -141,7 +141,7 @@ class HardenedExecute(Execute):
         start = time.monotonic()
         await self._run_private(setup_code())
         self._spent("guard setup", start)
-        await self._probe(protect_new_globals=False)
+        self._last_probe = await self._probe(protect_new_globals=False)
 
     # -- cells ---------------------------------------------------------------------------------
     def preprocess(self, nb, resources=None, km=None):
@@ -180,7 +180,10 @@ class HardenedExecute(Execute):
             _flag(self.nb, f"time limit: notebook stopped after {self.notebook_timeout} s")
             return cell
         test = is_autograded_test(cell)
-        before = await self._probe(protect_new_globals=False) if test else None
+        before = self._last_probe  # nothing ran in the kernel since the last probe: it is this test's "before"
+        if test and before is None:
+            before = await self._probe(protect_new_globals=False)
+        self._last_probe = None
         name = grade_id(cell) or cell_index
         start, kind = time.monotonic(), "tests" if test else "answers" if is_solution(cell) else "locked cells"
         try:
@@ -203,7 +206,7 @@ class HardenedExecute(Execute):
         if test:
             keep_stderr_as_text(cell)
         locked = nbgrader_meta(cell).get("locked") and not is_solution(cell)
-        after = await self._probe(protect_new_globals=bool(locked and not test))
+        after = self._last_probe = await self._probe(protect_new_globals=bool(locked and not test))
         if test:
             severe = set().union(*(c[0] for c in (before, after) if c))
             if before is None or after is None:
@@ -231,6 +234,7 @@ class HardenedExecute(Execute):
                 await self._run_private(cell.source, timeout=self.timeout or 60)
                 if nbgrader_meta(cell).get("locked") and not is_solution(cell) and not is_autograded_test(cell):
                     await self._probe(protect_new_globals=True)
+        self._last_probe = await self._probe(protect_new_globals=False)
 
     execute_cell = run_sync(async_execute_cell)
 

@@ -15,6 +15,7 @@ sandbox off explicitly (every submission is then flagged ``unsandboxed``).
 
 from __future__ import annotations
 
+import atexit
 import functools
 import shutil
 import subprocess
@@ -26,6 +27,10 @@ from jupyter_client import AsyncKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
 
 from . import ROOT, course_root
+
+
+MPLCONFIGDIR = "/tmp/.matplotlib"
+"""matplotlib's configuration and cache folder in the kernel (on the private ``/tmp``)."""
 
 
 class SandboxUnavailable(RuntimeError):
@@ -53,6 +58,17 @@ def installed_helpers() -> Path:
     return Path(out.stdout.strip()).resolve().parent
 
 
+@functools.lru_cache(maxsize=1)
+def font_cache() -> Path | None:
+    """matplotlib's font list built once for this grader process (each kernel would otherwise rebuild it)."""
+    folder = Path(tempfile.mkdtemp(prefix="autograde-mpl-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
+    subprocess.run([sys.executable, "-c", "import matplotlib.font_manager"], cwd="/", capture_output=True,
+                   env={"PATH": "/usr/bin:/bin", "MPLCONFIGDIR": str(folder)})
+    found = sorted(folder.glob("fontlist-*.json"))
+    return found[0] if found else None
+
+
 def hidden_paths() -> list[Path]:
     """Folders the kernel must not see: the course being graded, the repository, and the repository
     the ``helpers`` package is installed from."""
@@ -73,13 +89,16 @@ def bwrap_command(cmd: list[str], workdir: Path, ipc_dir: Path, memory_mb: int) 
     for path in readable_paths():
         args += ["--ro-bind", str(path), str(path)]
     args += ["--bind", str(workdir), str(workdir), "--bind", str(ipc_dir), str(ipc_dir)]
+    fonts = font_cache()
+    if fonts is not None:
+        args += ["--ro-bind", str(fonts), f"{MPLCONFIGDIR}/{fonts.name}"]
     for path in hidden_paths():  # what is left of a hidden folder cannot be written either
         args += ["--remount-ro", str(path)]
     args += [
              "--unshare-net", "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--die-with-parent",
              "--setenv", "JPY_PARENT_PID", "1",  # no parent poller: the parent is PID 1 in the namespace
              "--setenv", "HOME", "/tmp", "--setenv", "IPYTHONDIR", "/tmp/.ipython",
-             "--setenv", "MPLCONFIGDIR", "/tmp/.matplotlib", "--chdir", str(workdir), "--"]
+             "--setenv", "MPLCONFIGDIR", MPLCONFIGDIR, "--chdir", str(workdir), "--"]
     return args + limited(cmd, memory_mb)
 
 
