@@ -99,11 +99,15 @@ def parallel_seconds(root: Path, jobs: int, submissions: int = PARALLEL_SUBMISSI
     return graded_copies(root, jobs, submissions)[0]
 
 
-def graded_copies(root: Path, jobs: int, submissions: int) -> tuple[float, str]:
-    """Wall time of ``make autograde JOBS=jobs`` on copies of a complete submission, and where the time went."""
+def graded_copies(root: Path, jobs: int, submissions: int, warm: bool = True) -> tuple[float, str]:
+    """Wall time of ``make autograde JOBS=jobs`` on copies of a complete submission, and where the time went;
+    ``warm=False`` starts every kernel as a new interpreter instead of forking it from the zygote."""
     first = assignments(root)[0]
     with tempfile.TemporaryDirectory() as tmp:
         course = scratch_course(root, Path(tmp), {})
+        if not warm:
+            with open(course / "nbgrader_config.py", "a") as f:
+                f.write("\nc.HardenedExecute.warm_kernels = False\n")
         for i in range(submissions):
             shutil.copytree(root / "autograde" / "submitted" / "example-complete" / first,
                             course / "autograde" / "submitted" / f"student-{i:03d}" / first)
@@ -175,11 +179,17 @@ def main(argv=None) -> None:
 
 
 def grade_lines(root: Path, submissions: int = THROUGHPUT_SUBMISSIONS, jobs: int = 2) -> list[str]:
-    """The ``BREAKDOWN`` and ``GRADE`` lines: ``make autograde JOBS=jobs`` on copies of the first assignment's example."""
-    seconds, phases = graded_copies(root, jobs, submissions)
-    return [phases, f"GRADE submissions={submissions} jobs={jobs} assignment={assignments(root)[0]} "
-            f"submissions_per_min={60 * submissions / seconds:.1f} per_submission_s={jobs * seconds / submissions:.2f} "
-            f"wall_s={seconds:.1f}"]
+    """``BREAKDOWN`` and ``GRADE`` lines of ``make autograde JOBS=jobs`` on copies of the first assignment's example,
+    kernels started cold (a new interpreter each) then warm (forked from the zygote), and the ratio."""
+    lines, rate = [], {}
+    for kernels in ("cold", "warm"):
+        seconds, phases = graded_copies(root, jobs, submissions, warm=kernels == "warm")
+        rate[kernels] = 60 * submissions / seconds
+        lines += [f"{phases} [kernels {kernels}]",
+                  f"GRADE submissions={submissions} jobs={jobs} assignment={assignments(root)[0]} kernels={kernels} "
+                  f"submissions_per_min={rate[kernels]:.1f} per_submission_s={jobs * seconds / submissions:.2f} "
+                  f"wall_s={seconds:.1f}"]
+    return lines + [f"GRADE warm/cold throughput ratio {rate['warm'] / rate['cold']:.2f}"]
 
 
 def grade_main() -> None:

@@ -196,9 +196,9 @@ class Ledger:
         changed = lambda k, v: self.baseline[k] != v and v not in self.also.get(k, ())  # noqa: E731
         severe = {k for k, v in now.items() if changed(k, v)}
         severe |= {k for k, v in report.get("imported", {}).items() if changed(k, v)}
+        missing = [k for k in self.baseline if k not in now]
         for m in report.get("modules", []):  # a name deleted from a loaded module counts as replaced
-            severe |= {k for k in self.baseline if k.startswith(m + ".") and k not in now
-                       and k[len(m) + 1:].count(".") <= 1}
+            severe |= {k for k in missing if k.startswith(m + ".") and k[len(m) + 1:].count(".") <= 1}
         mild = set()
         for key, value in self.protected.items():
             if glob.get(key) != value:

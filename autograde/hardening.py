@@ -4,7 +4,8 @@ Configured in ``nbgrader_config.py``, so ``make autograde``, ``make feedback`` a
 nbgrader commands all use them:
 
 - :class:`HardenedExecute` replaces nbgrader's ``Execute``: the kernel runs sandboxed with a
-  memory limit (:mod:`autograde.sandbox`), without the variables that reveal grading; integrity
+  memory limit (:mod:`autograde.sandbox`), forked from a zygote that has the course's imports
+  loaded (:mod:`autograde.zygote`), without the variables that reveal grading; integrity
   probes run around every test cell (:mod:`autograde.guard`) and a test that ran against replaced
   tools earns no points; a notebook-wide time limit and an output cap apply; a kernel that dies is
   restarted, the earlier cells replayed, and only the cell that killed it is lost. What a test
@@ -67,6 +68,8 @@ class HardenedExecute(Execute):
     memory_limit_mb = Integer(4096, help="Address-space limit of the kernel process, in MiB.").tag(config=True)
     sandbox = Unicode("bwrap", help="'bwrap' (required: grading fails when it is unavailable) or 'none'.").tag(config=True)
     run_experiments = Bool(False, help="Re-execute cells tagged 'experiment' (they carry no points).").tag(config=True)
+    warm_kernels = Bool(True, help="Fork each sandboxed kernel from a zygote with the course's imports loaded "
+                        "(autograde/zygote.py) instead of starting a new interpreter.").tag(config=True)
 
     def __init__(self, **kw):
         """Start the kernel through the sandboxing kernel manager."""
@@ -85,6 +88,7 @@ class HardenedExecute(Execute):
         kwargs["env"] = env
         self.km.sandbox = self.sandbox
         self.km.memory_limit_mb = self.memory_limit_mb
+        self.km.warm = self.warm_kernels
         await super().async_start_new_kernel(**kwargs)
 
     # nbclient binds its synchronous entry points to the base class's coroutines when the class is

@@ -17,16 +17,20 @@ from __future__ import annotations
 
 import atexit
 import functools
+import json
+import os
+import select
 import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
 from jupyter_core.paths import jupyter_runtime_dir
 
-from . import ROOT, course_root
+from . import ROOT, course_root, zygote
 
 
 MPLCONFIGDIR = "/tmp/.matplotlib"
@@ -81,30 +85,133 @@ def readable_paths() -> list[Path]:
     return [Path(sys.prefix).resolve(), installed_helpers()]
 
 
-def bwrap_command(cmd: list[str], workdir: Path, ipc_dir: Path, memory_mb: int) -> list[str]:
-    """The kernel command wrapped in bubblewrap and prlimit."""
+KERNEL_ENV = {"JPY_PARENT_PID": "1",  # no parent poller: the parent is outside the kernel's PID namespace
+              "HOME": "/tmp", "IPYTHONDIR": "/tmp/.ipython", "MPLCONFIGDIR": MPLCONFIGDIR}
+"""Variables every grading kernel gets, whatever the grader's environment."""
+
+
+def sandbox_args(writable: list[Path], chdir: Path, keep_caps: tuple[str, ...] = ()) -> list[str]:
+    """The bubblewrap command line before the command: the machine read-only, the course and the repository
+    hidden, the Python environment and ``helpers`` read-only, ``writable`` folders writable, no network."""
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
     for path in hidden_paths():
         args += ["--tmpfs", str(path)]
     for path in readable_paths():
         args += ["--ro-bind", str(path), str(path)]
-    args += ["--bind", str(workdir), str(workdir), "--bind", str(ipc_dir), str(ipc_dir)]
+    for path in writable:
+        args += ["--bind", str(path), str(path)]
     fonts = font_cache()
     if fonts is not None:
         args += ["--ro-bind", str(fonts), f"{MPLCONFIGDIR}/{fonts.name}"]
     for path in hidden_paths():  # what is left of a hidden folder cannot be written either
         args += ["--remount-ro", str(path)]
-    args += [
-             "--unshare-net", "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--die-with-parent",
-             "--setenv", "JPY_PARENT_PID", "1",  # no parent poller: the parent is PID 1 in the namespace
-             "--setenv", "HOME", "/tmp", "--setenv", "IPYTHONDIR", "/tmp/.ipython",
-             "--setenv", "MPLCONFIGDIR", MPLCONFIGDIR, "--chdir", str(workdir), "--"]
-    return args + limited(cmd, memory_mb)
+    args += ["--unshare-net", "--unshare-ipc", "--unshare-pid", "--unshare-uts", "--die-with-parent",
+             "--cap-drop", "ALL"]  # run as root, bubblewrap would otherwise keep every capability
+    for cap in keep_caps:
+        args += ["--cap-add", cap]
+    for key, value in KERNEL_ENV.items():
+        args += ["--setenv", key, value]
+    return args + ["--chdir", str(chdir), "--"]
+
+
+def bwrap_command(cmd: list[str], workdir: Path, ipc_dir: Path, memory_mb: int) -> list[str]:
+    """The kernel command wrapped in bubblewrap and prlimit."""
+    return sandbox_args([workdir, ipc_dir], workdir) + limited(cmd, memory_mb)
 
 
 def limited(cmd: list[str], memory_mb: int) -> list[str]:
     """The command under an address-space limit of ``memory_mb`` MiB."""
     return ["prlimit", f"--as={memory_mb * 1024 * 1024}", "--"] + cmd
+
+
+class Zygote:
+    """A running zygote (:mod:`autograde.zygote`) serving the working copies under one folder."""
+
+    def __init__(self, spool: Path, env: dict | None):
+        """Start it in the sandbox with the course's imports and wait until it is ready; ZygoteUnusable if it cannot be."""
+        self.spool = spool
+        self.ctl = Path(tempfile.mkdtemp(prefix="autograde-zygote-"))
+        self.socket = str(self.ctl / "zygote.sock")
+        fonts = font_cache()
+        config = {"preload": preload_modules(), "hidden": [str(spool), str(self.ctl)], "socket": self.socket,
+                  "probe": str(self.ctl / "probe"), "env": KERNEL_ENV,
+                  "tmp_files": [f"{MPLCONFIGDIR}/{fonts.name}"] if fonts else []}
+        # run as root, mapping root into the children's user namespace needs CAP_SETFCAP (their kernels drop it)
+        caps = ("CAP_SETFCAP",) if os.getuid() == 0 else ()
+        cmd = sandbox_args([spool, self.ctl], Path("/"), caps) + [
+            sys.executable, "-c", Path(zygote.__file__).read_text(), "serve", json.dumps(config)]
+        self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, env=env,
+                                     start_new_session=True)
+        ready, _, _ = select.select([self.proc.stdout], [], [], ZYGOTE_START_TIMEOUT)
+        line = self.proc.stdout.readline().strip() if ready else "unusable: not ready in time"
+        if line != "ready":
+            self.stop()
+            raise ZygoteUnusable(line.removeprefix("unusable").strip(" :") or "it exited at start")
+
+    def alive(self) -> bool:
+        """Whether it still runs."""
+        return self.proc.poll() is None
+
+    def command(self, cmd: list[str], workdir: Path, ipc_dir: Path, memory_mb: int) -> list[str]:
+        """The relay started in place of the kernel command: the kernel itself is forked by the zygote."""
+        return [sys.executable, "-I", zygote.__file__, "connect", self.socket, str(workdir), str(ipc_dir),
+                str(memory_mb), "--"] + cmd
+
+    def stop(self) -> None:
+        """Stop it and remove its folder."""
+        if self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc.stdout.close()
+        shutil.rmtree(self.ctl, ignore_errors=True)
+
+
+class ZygoteUnusable(RuntimeError):
+    """A zygote cannot run here (namespaces refused inside the sandbox)."""
+
+
+ZYGOTE_START_TIMEOUT = 120
+_zygotes: dict[Path, Zygote] = {}
+_refused: set[Path] = set()
+_zygote_lock = threading.Lock()
+
+
+def preload_modules() -> list[str]:
+    """What a zygote imports before it forks: what a kernel imports to start, numpy, torch and every ``helpers`` module."""
+    helpers = sorted(f"helpers.{p.stem}" for p in installed_helpers().glob("*.py") if not p.stem.startswith("_"))
+    kernel = ["ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython.core.completerlib",
+              "IPython.extensions.storemagic", "sqlite3", "tornado.queues", "tornado.platform.asyncio"]
+    return kernel + ["numpy", "torch", "helpers"] + helpers
+
+
+def zygote_for(workdir: Path, env: dict | None) -> Zygote | None:
+    """The zygote serving ``workdir`` (started on first use), or None where kernels start the classic way:
+    a working copy too close to ``/``, a folder that holds the Python environment, or a machine where the
+    zygote cannot isolate its children (said once on stderr)."""
+    spool = workdir.parents[1] if len(workdir.parents) >= 3 else None
+    if spool is None or any(p == spool or p.is_relative_to(spool)
+                            for p in readable_paths() + [Path(tempfile.gettempdir()).resolve()]):
+        return None
+    with _zygote_lock:
+        found = _zygotes.get(spool)
+        if found is not None and found.alive():
+            return found
+        if spool in _refused:
+            return None
+        try:
+            _zygotes[spool] = Zygote(spool, env)
+        except ZygoteUnusable as exc:
+            _refused.add(spool)
+            print(f"warning: kernels start without a zygote (slower): {exc}", file=sys.stderr)
+            return None
+        return _zygotes[spool]
+
+
+@atexit.register
+def _stop_zygotes() -> None:
+    """Stop every zygote of this process."""
+    for z in _zygotes.values():
+        z.stop()
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -113,6 +220,9 @@ class SandboxedKernelManager(AsyncKernelManager):
     sandbox = "bwrap"
     sandbox_workdir: str | None = None
     memory_limit_mb = 4096
+    warm = True
+    """Fork the kernel from a zygote (:mod:`autograde.zygote`) rather than start a new interpreter."""
+    _zygote: Zygote | None = None
 
     async def _async_pre_start_kernel(self, **kw):
         """Use Unix sockets in a private folder, which the sandbox shares with the grader."""
@@ -123,7 +233,8 @@ class SandboxedKernelManager(AsyncKernelManager):
             if not kw.get("cwd"):
                 raise SandboxUnavailable("no working copy given for the kernel; refusing to sandbox the current folder")
             self.sandbox_workdir = str(Path(kw["cwd"]).resolve())
-        self._ipc_dir = Path(tempfile.mkdtemp(prefix="autograde-kernel-"))
+            self._zygote = zygote_for(Path(self.sandbox_workdir), kw.get("env")) if self.warm else None
+        self._ipc_dir = Path(tempfile.mkdtemp(prefix="autograde-kernel-", dir=self._zygote.ctl if self._zygote else None))
         self.transport = "ipc"
         self.ip = str(self._ipc_dir / "kernel")
         self.connection_file = str(self._ipc_dir / "connection.json")
@@ -132,6 +243,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     def format_kernel_cmd(self, extra_arguments=None):
         """The kernel's command line, sandboxed."""
         cmd = super().format_kernel_cmd(extra_arguments)
+        if self.sandbox == "bwrap" and self._zygote is not None:
+            return self._zygote.command(cmd, Path(self.sandbox_workdir), self._ipc_dir, self.memory_limit_mb)
         if self.sandbox == "bwrap":
             return bwrap_command(cmd, Path(self.sandbox_workdir), self._ipc_dir, self.memory_limit_mb)
         return limited(cmd, self.memory_limit_mb)

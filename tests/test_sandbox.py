@@ -57,3 +57,10 @@ def test_no_working_copy_means_no_kernel():
     km = sandbox.SandboxedKernelManager(kernel_name="python3")
     with pytest.raises(sandbox.SandboxUnavailable, match="no working copy"):
         asyncio.run(km._async_pre_start_kernel())
+
+
+def test_a_cold_kernel_holds_no_capability_even_when_grading_as_root(tmp_path):
+    code = ("caps = dict(l.split(':') for l in open('/proc/self/status') if l.startswith('Cap'))\n"
+            "print(int(caps['CapEff'], 16), int(caps['CapPrm'], 16))")
+    out = run_sandboxed(code, tmp_path, tmp_path)
+    assert out.returncode == 0 and out.stdout.split() == ["0", "0"], out.stdout + out.stderr
