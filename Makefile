@@ -88,7 +88,7 @@ test-fast: venv  ## the unit tests only (no grading through make, browser, clust
 bench: venv  ## print notebook execution and autograde times (median of 3), then the width-sweep benchmark (A=03_double_descent: that assignment's times only)
 	$(PY) -m autograde.bench $(A)
 
-bench-grade: venv  ## grading throughput on 100 copies of the first assignment (N=...), JOBS=2, and where the time goes (lines BREAKDOWN, GRADE)
+bench-grade: venv  ## grading throughput on 100 copies of the first assignment (N=...), JOBS=2, kernels cold then warm, and where the time goes (lines BREAKDOWN, GRADE)
 	$(PY) -c "from autograde.bench import grade_main; grade_main()" $(if $(N),--submissions $(N))
 
 bench-sweep: venv  ## only the width-sweep engine against a per-model loop (last line: SWEEP ...)

@@ -8,7 +8,9 @@ For each assignment, medians of 3 runs of:
   (cells tagged ``experiment`` not re-executed). The first two give the hardening's overhead.
 
 Then the wall time of ``make autograde`` on 20 submissions of the first assignment with 1 and 2 jobs,
-the grading throughput on 100 of them with 2 jobs (its ``GRADE`` line; ``make bench-grade`` prints only that), and last the width-sweep engine's benchmark (:mod:`autograde.bench_sweep`), ending with its ``SWEEP`` line.
+the grading throughput on 100 of them with 2 jobs, kernels started cold and forked warm side by side
+(its ``GRADE`` lines; ``make bench-grade`` prints only those), and last the width-sweep engine's
+benchmark (:mod:`autograde.bench_sweep`), ending with its ``SWEEP`` line.
 Autograding runs on scratch copies of the course, so the instructor's gradebook is not touched.
 """
 

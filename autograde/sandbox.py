@@ -5,7 +5,13 @@ tmpfs over each): no source notebooks, solutions, hidden tests, gradebook or oth
 files. Only three things are put back: the Python environment and the ``helpers`` package (read
 only), and the submission's own working copy (writable, the kernel's working directory). ``/tmp`` is
 private, there is no network, and the kernel talks to the grader over Unix sockets. The address
-space is capped with ``prlimit``, so a memory bomb fails with ``MemoryError`` in its own cell.
+space is capped with ``prlimit``, so a memory bomb fails with ``MemoryError`` in its own cell. No
+capability is kept, even when the grader runs as root.
+
+By default the kernel is not started as a new interpreter but forked by a :class:`Zygote`, a process
+started once per grading process in this same sandbox with the course's imports loaded; it gives each
+kernel its own namespaces and the same view (:mod:`autograde.zygote`). Where that cannot work, kernels
+start cold, as described above.
 
 bubblewrap (Debian package ``bubblewrap``) is required: when it is missing or cannot create
 namespaces, starting the kernel fails with :class:`SandboxUnavailable` and the submission is
@@ -18,6 +24,7 @@ from __future__ import annotations
 import atexit
 import functools
 import json
+import multiprocessing.util
 import os
 import select
 import shutil
@@ -133,8 +140,11 @@ class Zygote:
         self.ctl = Path(tempfile.mkdtemp(prefix="autograde-zygote-"))
         self.socket = str(self.ctl / "zygote.sock")
         fonts = font_cache()
-        config = {"preload": preload_modules(), "hidden": [str(spool), str(self.ctl)], "socket": self.socket,
-                  "probe": str(self.ctl / "probe"), "env": KERNEL_ENV,
+        tmp = Path("/tmp")  # a kernel's fresh /tmp covers what the sandbox put there: the zygote rebuilds it
+        hidden = {p for p in hidden_paths() if p.is_relative_to(tmp)} | {spool, self.ctl}
+        config = {"preload": preload_modules(), "socket": self.socket, "probe": str(self.ctl / "probe"),
+                  "hidden": [str(p) for p in sorted(hidden, key=lambda p: len(p.parts))],
+                  "readable": [str(p) for p in readable_paths() if p.is_relative_to(tmp)], "env": KERNEL_ENV,
                   "tmp_files": [f"{MPLCONFIGDIR}/{fonts.name}"] if fonts else []}
         # run as root, mapping root into the children's user namespace needs CAP_SETFCAP (their kernels drop it)
         caps = ("CAP_SETFCAP",) if os.getuid() == 0 else ()
@@ -207,11 +217,14 @@ def zygote_for(workdir: Path, env: dict | None) -> Zygote | None:
         return _zygotes[spool]
 
 
-@atexit.register
 def _stop_zygotes() -> None:
     """Stop every zygote of this process."""
     for z in _zygotes.values():
         z.stop()
+
+
+atexit.register(_stop_zygotes)
+multiprocessing.util.Finalize(None, _stop_zygotes, exitpriority=10)  # worker processes of make autograde JOBS=n
 
 
 class SandboxedKernelManager(AsyncKernelManager):

@@ -5,8 +5,9 @@ Starting a kernel and importing torch costs about two seconds of CPU, more than 
 :mod:`autograde.sandbox` (course hidden, environment read-only, no network) with ipykernel, numpy,
 torch and ``helpers`` imported, and asks it for every kernel. For each request the zygote forks a
 child that enters new user, mount, PID, network, IPC and UTS namespaces; there it mounts a fresh
-``/tmp`` and ``/dev/shm``, hides every working copy under an empty read-only tmpfs except the
-submission's own, caps the address space and forks the kernel. The kernel drops every capability
+``/tmp`` and ``/dev/shm``, rebuilds under them what the sandbox hides or shows, hides every working
+copy under an empty read-only tmpfs except the submission's own, caps the address space and forks
+the kernel. The kernel drops every capability
 (bounding set included), cannot be traced, and runs ipykernel as PID 1 of its namespace: when it
 exits, everything it started dies with it, and nothing it left in ``/tmp`` reaches the next one.
 
@@ -53,8 +54,10 @@ def _mount(source, target, fstype, flags: int) -> None:
 
 
 # -- in the child: namespaces, mounts, privileges -------------------------------------------------
-def isolate(cwd: str, ipc: str, hidden: list[str], tmp_files: dict[str, str]) -> None:
-    """Enter new namespaces; mount a fresh /tmp and /dev/shm; hide ``hidden`` except ``cwd`` and ``ipc``."""
+def isolate(cwd: str, ipc: str, layout: dict) -> None:
+    """Enter new namespaces and rebuild the sandbox's view for one kernel: a fresh /tmp and /dev/shm, the
+    ``hidden`` folders empty and read-only (parents first), the ``readable`` ones under /tmp put back
+    read-only, and only ``cwd`` and ``ipc`` writable."""
     uid, gid = os.getuid(), os.getgid()
     _call("unshare", CLONE_NEWUSER | CLONE_NEWNS | CLONE_NEWPID | CLONE_NEWNET | CLONE_NEWIPC | CLONE_NEWUTS)
     for name, text in (("setgroups", "deny"), ("uid_map", f"{uid} {uid} 1"), ("gid_map", f"{gid} {gid} 1")):
@@ -64,17 +67,20 @@ def isolate(cwd: str, ipc: str, hidden: list[str], tmp_files: dict[str, str]) ->
         except OSError as exc:  # mapping root needs CAP_SETFCAP (Linux 5.12 and later)
             raise OSError(exc.errno, f"writing /proc/self/{name}: {exc.strerror}") from None
     _mount("none", "/", None, MS_REC | MS_PRIVATE)
-    keep = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in (cwd, ipc)}  # reachable once covered
-    for target in ["/tmp", "/dev/shm"] + hidden:
+    readable, writable = layout["readable"], [cwd, ipc]
+    keep = {path: os.open(path, os.O_PATH | os.O_DIRECTORY) for path in readable + writable}  # reachable once covered
+    for target in ["/tmp", "/dev/shm"] + layout["hidden"]:
         os.makedirs(target, exist_ok=True)
         _mount("tmpfs", target, "tmpfs", MS_NOSUID | MS_NODEV)
     for path, fd in keep.items():
         os.makedirs(path, exist_ok=True)
         _mount(f"/proc/self/fd/{fd}", path, None, MS_BIND | MS_REC)
         os.close(fd)
-    for folder in hidden:
+        if path in readable:
+            _mount("none", path, None, MS_REMOUNT | MS_BIND | MS_RDONLY | MS_NOSUID | MS_NODEV)
+    for folder in layout["hidden"]:
         _mount("none", folder, None, MS_REMOUNT | MS_RDONLY | MS_NOSUID | MS_NODEV)
-    for path, text in tmp_files.items():
+    for path, text in layout["tmp_files"].items():
         os.makedirs(os.path.dirname(path), exist_ok=True)
         with open(path, "w") as f:
             f.write(text)
@@ -149,7 +155,7 @@ def child(request: dict, fds: list[int], conn: socket.socket, setup: dict) -> in
     import resource
     import select
 
-    isolate(request["cwd"], request["ipc"], setup["hidden"], setup["tmp_files"])
+    isolate(request["cwd"], request["ipc"], setup)
     limit = int(request["memory_mb"]) * 1024 * 1024
     resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
     kernel = os.fork()
@@ -176,7 +182,7 @@ def child(request: dict, fds: list[int], conn: socket.socket, setup: dict) -> in
             os.kill(kernel, int(msg.split()[1]))
 
 
-def self_test(folder: str, hidden: list[str], tmp_files: dict[str, str]) -> str | None:
+def self_test(folder: str, setup: dict) -> str | None:
     """Why a child cannot be isolated here (namespaces refused), or None when a trial child could."""
     cwd, ipc = os.path.join(folder, "w"), os.path.join(folder, "i")
     os.makedirs(cwd, exist_ok=True)
@@ -186,7 +192,7 @@ def self_test(folder: str, hidden: list[str], tmp_files: dict[str, str]) -> str 
     if pid == 0:
         os.close(read)
         try:
-            isolate(cwd, ipc, hidden, tmp_files)
+            isolate(cwd, ipc, setup)
             if os.fork() == 0:
                 try:
                     drop_privileges()
@@ -222,8 +228,8 @@ def serve(config: dict) -> None:
     for path in config["tmp_files"]:  # copied into every kernel's fresh /tmp
         with open(path) as f:
             tmp_files[path] = f.read()
-    setup = {"hidden": config["hidden"], "tmp_files": tmp_files, "env": config["env"]}
-    problem = self_test(config["probe"], setup["hidden"], tmp_files)
+    setup = {"hidden": config["hidden"], "readable": config["readable"], "tmp_files": tmp_files, "env": config["env"]}
+    problem = self_test(config["probe"], setup)
     if problem:
         print(f"unusable {problem}", flush=True)
         return

@@ -143,3 +143,18 @@ def test_without_a_usable_zygote_kernels_start_cold_and_sandboxed(spool, monkeyp
     monkeypatch.setattr(sandbox, "_refused", {spool})  # as when the zygote's trial child could not be isolated
     (out,), _, _, cmd = run(spool / "alice" / "a1", ["import os; print(os.path.exists('../../bob'))"])
     assert cmd[0] == "bwrap" and out.strip() == "False"
+
+
+def test_a_course_under_tmp_stays_hidden_and_read_only_around_the_working_copy(tmp_path, monkeypatch):
+    course = tmp_path / "course"
+    work = course / "autograde" / "autograded" / "carol" / "a1"
+    work.mkdir(parents=True)
+    (course / "source").mkdir()
+    monkeypatch.setenv("COURSE_ROOT", str(course))  # the sandbox hides the course being graded
+    code = (f"import os\nprint(sorted(os.listdir({str(course)!r})))\n"
+            f"try:\n    open({str(course / 'autograde' / 'pwned.txt')!r}, 'w')\n    print('written')\n"
+            f"except OSError as e:\n    print('refused', e.errno)\n")
+    (out,), errors, _, cmd = run(work, [code])
+    assert "connect" in cmd and not errors
+    assert out.split("\n")[:2] == ["['autograde']", "refused 30"]  # no source/; a read-only file system
+    assert not (course / "autograde" / "pwned.txt").exists()
