@@ -19,12 +19,15 @@ nbgrader commands all use them:
 - what is detected is stored in the notebook's metadata (``autograde.flags``), where
   ``make autograde`` reads it for the ``flags`` column.
 - :class:`HideHiddenTests` removes hidden tests and their tracebacks from feedback.
+- after execution, symbolic links, special files and set-ID bits the kernel left in the working
+  copy are removed before nbgrader writes the graded notebook there (:func:`secure_working_copy`).
 """
 
 from __future__ import annotations
 
 import os
 import re
+import stat
 import time
 
 from jupyter_core.utils import run_sync
@@ -53,6 +56,27 @@ def keep_stderr_as_text(cell) -> None:
     for out in cell.get("outputs", []):
         if out.get("output_type") == "stream" and out.get("name") == "stderr":
             out["name"] = "stdout"  # nbgrader scores any stderr in a test cell 0; the text stays in the feedback
+
+
+def secure_working_copy(folder: str) -> list[str]:
+    """Remove what a kernel left in its working copy that the grader must neither follow nor keep: symbolic
+    links (nbgrader writes the graded notebook there next), special files, set-user/group-ID bits; return
+    what was removed, relative to ``folder``."""
+    removed = []
+    for dirpath, dirnames, filenames in os.walk(folder, followlinks=False):
+        for name in list(dirnames) + filenames:
+            path = os.path.join(dirpath, name)
+            mode = os.lstat(path).st_mode
+            rel = os.path.relpath(path, folder)
+            if stat.S_ISLNK(mode) or not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+                os.unlink(path)
+                removed.append(rel)
+                if name in dirnames:
+                    dirnames.remove(name)
+            elif mode & (stat.S_ISUID | stat.S_ISGID):
+                os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
+                removed.append(f"set-ID bit of {rel}")
+    return removed
 
 
 def error_output(ename: str, message: str) -> NotebookNode:
@@ -157,6 +181,10 @@ class HardenedExecute(Execute):
         self._bytes: dict[int, int] = {}
         nb, resources = super().preprocess(nb, resources, km)
         self.nb = nb
+        folder = (resources or {}).get("metadata", {}).get("path")
+        removed = secure_working_copy(folder) if folder and os.path.isdir(folder) else []
+        if removed:  # the kernel is gone: nothing can put them back before nbgrader writes the notebook
+            _flag(nb, "removed from the working copy: " + ", ".join(sorted(removed)[:5]))
         self._spent("execute", self._started)  # where grading time goes, for make bench (BREAKDOWN line)
         nb.metadata.setdefault(FLAGS_KEY, {})["seconds"] = {k: round(v, 3) for k, v in self._times.items()}
         if self.sandbox != "bwrap":

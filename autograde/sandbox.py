@@ -81,9 +81,13 @@ def font_cache() -> Path | None:
 
 
 def hidden_paths() -> list[Path]:
-    """Folders the kernel must not see: the course being graded, the repository, and the repository
-    the ``helpers`` package is installed from."""
+    """Folders the kernel must not see: the course being graded, the repository, the repository the
+    ``helpers`` package is installed from, and the grader's temporary folder when it is not ``/tmp``
+    (other kernels' sockets live there)."""
     paths = {course_root().resolve(), ROOT.resolve(), installed_helpers().parent, Path(jupyter_runtime_dir()).resolve()}
+    scratch = Path(tempfile.gettempdir()).resolve()
+    if not scratch.is_relative_to("/tmp"):
+        paths.add(scratch)
     return sorted(p for p in paths if p.exists() and p != Path("/"))
 
 
@@ -100,7 +104,8 @@ KERNEL_ENV = {"JPY_PARENT_PID": "1",  # no parent poller: the parent is outside 
 def sandbox_args(writable: list[Path], chdir: Path, keep_caps: tuple[str, ...] = ()) -> list[str]:
     """The bubblewrap command line before the command: the machine read-only, the course and the repository
     hidden, the Python environment and ``helpers`` read-only, ``writable`` folders writable, no network."""
-    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--proc", "/proc", "--tmpfs", "/tmp"]
+    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--remount-ro", "/dev", "--tmpfs", "/dev/shm",
+            "--proc", "/proc", "--tmpfs", "/tmp"]
     for path in hidden_paths():
         args += ["--tmpfs", str(path)]
     for path in readable_paths():
@@ -137,12 +142,13 @@ class Zygote:
     def __init__(self, spool: Path, env: dict | None):
         """Start it in the sandbox with the course's imports and wait until it is ready; ZygoteUnusable if it cannot be."""
         self.spool = spool
-        self.ctl = Path(tempfile.mkdtemp(prefix="autograde-zygote-"))
+        self.ctl = Path(tempfile.mkdtemp(prefix="autograde-zygote-")).resolve()
         self.socket = str(self.ctl / "zygote.sock")
         fonts = font_cache()
         tmp = Path("/tmp")  # a kernel's fresh /tmp covers what the sandbox put there: the zygote rebuilds it
         hidden = {p for p in hidden_paths() if p.is_relative_to(tmp)} | {spool, self.ctl}
         config = {"preload": preload_modules(), "socket": self.socket, "probe": str(self.ctl / "probe"),
+                  "spool": str(spool), "ctl": str(self.ctl),
                   "hidden": [str(p) for p in sorted(hidden, key=lambda p: len(p.parts))],
                   "readable": [str(p) for p in readable_paths() if p.is_relative_to(tmp)], "env": KERNEL_ENV,
                   "tmp_files": [f"{MPLCONFIGDIR}/{fonts.name}"] if fonts else []}

@@ -116,6 +116,9 @@ def become_kernel(request: dict, fds: list[int], env: dict[str, str]) -> None:
     try:
         for i, fd in enumerate(fds[:3]):
             os.dup2(fd, i)
+        for fd in fds:
+            if fd > 2:
+                os.close(fd)
         drop_privileges()
         argv = [a for a in request["argv"] if not a.startswith("-X")]  # interpreter options are the zygote's
         if argv[1:3] != ["-m", KERNEL_MODULE]:
@@ -212,6 +215,20 @@ def self_test(folder: str, setup: dict) -> str | None:
     return None if status == 0 else (message or f"trial child exited with status {status}")
 
 
+def refusal(conn: socket.socket, request: dict, config: dict) -> str | None:
+    """Why a request is refused: it comes from inside the sandbox (a kernel), or asks for a working copy that is
+    not ``<spool>/<student>/<assignment>`` or a socket folder outside the zygote's own; None when it is served."""
+    import struct
+
+    pid, _, _ = struct.unpack("3i", conn.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, struct.calcsize("3i")))
+    if pid != 0:  # the relay runs outside this PID namespace and shows as 0; a process in the sandbox does not
+        return "requests come from the grader only"
+    cwd, ipc = request["cwd"], request["ipc"]
+    if os.path.dirname(os.path.dirname(cwd)) != config["spool"] or os.path.dirname(ipc) != config["ctl"]:
+        return f"not a working copy of this zygote: {cwd}"
+    return None
+
+
 # -- the zygote ------------------------------------------------------------------------------------
 def serve(config: dict) -> None:
     """Preload, check that a child can be isolated, then fork a kernel for every request on the socket."""
@@ -240,11 +257,22 @@ def serve(config: dict) -> None:
     print("ready", flush=True)
     while True:
         conn, _ = server.accept()
+        fds = []
         try:
             msg, fds, _, _ = socket.recv_fds(conn, MAX_REQUEST, 3)
             request = json.loads(msg)
-        except Exception:
+            request["cwd"], request["ipc"] = os.path.realpath(request["cwd"]), os.path.realpath(request["ipc"])
+            refused = refusal(conn, request, config)
+        except Exception as exc:
+            refused = f"{type(exc).__name__}: {exc}"
+        if refused:
+            try:
+                conn.send(f"error {refused}".encode()[:4000])
+            except OSError:
+                pass
             conn.close()
+            for fd in fds:
+                os.close(fd)
             continue
         if os.fork() == 0:
             server.close()

@@ -219,6 +219,13 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         expect["snoop", a] = Expect(score=full, contains=["SNOOP-BLOCKED", "WRITE-BLOCKED"],
                                     lacks=["SNOOP-LEAKED", "WRITE-DONE"])
 
+        planted = (f"import os as _os, shutil as _sh, sys as _sys\n"
+                   f"_os.remove({notebook_names(a, course)[0] + '.ipynb'!r})\n"
+                   f"_os.symlink({str(course / 'autograde' / 'pwned.txt')!r}, {notebook_names(a, course)[0] + '.ipynb'!r})\n"
+                   "_sh.copy(_sys.executable, 'py')\n_os.chmod('py', 0o6755)\n_os.mkfifo('fifo')\n")
+        put("plant-links", answered({first: planted + _reference(source, first)}))
+        expect["plant-links", a] = Expect(score=full, flags=["removed from the working copy"])
+
         broken_last = _expected(source, cwd, {last: "raise RuntimeError('broken')\n" + _reference(source, last)})
         resources = {"loop": "while True:\n    pass\n", "memory": "_hog = bytearray(16 * 1024**3)\n",
                      "exit": "import os\nos._exit(3)\n"}

@@ -60,6 +60,15 @@ def test_no_file_outside_the_working_copy_is_read_or_written(course):
     assert not (course.root / "autograde" / "pwned.txt").exists()
 
 
+def test_no_link_special_file_or_set_id_bit_is_left_where_the_grader_writes(course):
+    import stat
+
+    planted = [p for p in (course.root / "autograde" / "autograded").rglob("*")
+               if p.is_symlink() or not (p.is_file() or p.is_dir()) or p.lstat().st_mode & (stat.S_ISUID | stat.S_ISGID)]
+    assert planted == []
+    assert any((course.root / "autograde" / "autograded" / "plant-links").rglob("py"))  # the copy stays, harmless
+
+
 def test_summary_reports_graded_flagged_and_failed(course):
     out = course.graded.stdout
     summary = re.search(r"(\d+) graded, (\d+) flagged, (\d+) not graded", out)

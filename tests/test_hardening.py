@@ -104,3 +104,22 @@ def test_experiment_outputs_are_kept_and_others_cleared():
     other = nbformat.v4.new_code_cell("x = 1", outputs=[nbformat.v4.new_output("stream", name="stdout", text="1\n")])
     nb, _ = KeepExperimentOutputs().preprocess(_nb(experiment, other), {})
     assert nb.cells[0].outputs == [shown] and nb.cells[1].outputs == []
+
+
+def test_links_special_files_and_set_id_bits_left_by_a_kernel_are_removed(tmp_path):
+    import os
+    import stat
+
+    from autograde.hardening import secure_working_copy
+
+    (tmp_path / "sub").mkdir()
+    os.symlink("/etc/passwd", tmp_path / "notebook.ipynb")
+    os.symlink("/etc", tmp_path / "sub" / "folder")
+    (tmp_path / "py").write_text("")
+    os.chmod(tmp_path / "py", 0o6755)
+    os.mkfifo(tmp_path / "fifo")
+    (tmp_path / "answer.txt").write_text("kept")
+    removed = secure_working_copy(str(tmp_path))
+    assert sorted(removed) == ["fifo", "notebook.ipynb", "set-ID bit of py", "sub/folder"]
+    assert sorted(os.listdir(tmp_path)) == ["answer.txt", "py", "sub"] and os.listdir(tmp_path / "sub") == []
+    assert stat.S_IMODE(os.stat(tmp_path / "py").st_mode) == 0o755

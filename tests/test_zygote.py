@@ -158,3 +158,24 @@ def test_a_course_under_tmp_stays_hidden_and_read_only_around_the_working_copy(t
     assert "connect" in cmd and not errors
     assert out.split("\n")[:2] == ["['autograde']", "refused 30"]  # no source/; a read-only file system
     assert not (course / "autograde" / "pwned.txt").exists()
+
+
+def test_dev_is_read_only_and_shm_private(spool):
+    code = ("import os\ntry:\n    open('/dev/stash', 'w')\n    print('written')\nexcept OSError as e:\n    print(e.errno)\n"
+            "open('/dev/shm/x', 'w').write('x'); print(os.listdir('/dev/shm'))\n")
+    (out,), errors, _, _ = run(spool / "alice" / "a1", [code])
+    assert out.split("\n")[:2] == ["30", "['x']"] and not errors
+
+
+def test_the_zygote_serves_only_working_copies_of_its_own_folder(spool, tmp_path):
+    import json
+    import socket
+
+    z = sandbox.zygote_for(spool / "alice" / "a1", dict(os.environ))
+    for cwd in (tmp_path, spool / "alice"):  # another folder; not <student>/<assignment>
+        conn = socket.socket(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        conn.connect(z.socket)
+        request = {"cwd": str(cwd), "ipc": str(z.ctl / "x"), "memory_mb": 512, "argv": [], "env": {}}
+        socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
+        assert conn.recv(4096).decode().startswith("error not a working copy"), cwd
+        conn.close()
