@@ -41,21 +41,11 @@ c.LimitOutput.max_traceback = 100
 # kernel without the variables that reveal grading, integrity probes around every test cell,
 # a time limit for the whole notebook, an output cap, recovery from a dead kernel, copied grade
 # cells neutralised, flags recorded for grades.csv, and feedback without hidden tests.
-from nbconvert.preprocessors import ClearMetadataPreprocessor  # noqa: E402
-from nbgrader.preprocessors import (  # noqa: E402
-    AssignLatePenalties, CheckCellMetadata, GetGrades, IgnorePattern, LimitOutput,
-    OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
-from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor  # noqa: E402
+from autograde import pipelines  # noqa: E402
+from autograde.hardening import FLAGS_KEY  # noqa: E402
 
-from autograde.hardening import (  # noqa: E402
-    FLAGS_KEY, DeduplicateGradeCells, HardenedExecute, HideHiddenTests, KeepExperimentOutputs, RestoreCellMetadata)
-
-c.Autograde.sanitize_preprocessors = [KeepExperimentOutputs, DeduplicateGradeCells, RestoreCellMetadata,
-                                      OverwriteKernelspec, OverwriteCells, CheckCellMetadata]
-c.Autograde.autograde_preprocessors = [HardenedExecute, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
-                                       SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
+pipelines.configure(c)  # nbgrader's own pipelines, with the course's preprocessors put in (autograde/pipelines.py)
 c.ClearMetadataPreprocessor.preserve_nb_metadata_mask = {("language_info", "name"), (FLAGS_KEY,)}
-c.GenerateFeedback.preprocessors = [GetGrades, HideHiddenTests, CSSHTMLHeaderPreprocessor]
 c.HardenedExecute.notebook_timeout = int(os.environ.get("AUTOGRADE_NOTEBOOK_TIMEOUT", "600"))  # whole notebook, s
 c.HardenedExecute.max_output_bytes = 1_000_000
 c.HardenedExecute.memory_limit_mb = 4096

@@ -26,7 +26,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from . import assignments, bench_sweep, course_root
+from . import assignments, bench_sweep, course_root, pipelines
 from .course import api, run
 from .execute import execute
 
@@ -56,30 +56,6 @@ def scratch_course(root: Path, dest: Path, submissions: dict[str, str]) -> Path:
         for adir in (root / "autograde" / "submitted" / example).iterdir():
             shutil.copytree(adir, dest / "autograde" / "submitted" / student / adir.name)
     return dest
-
-
-PLAIN = {  # nbgrader 0.9.6's own preprocessor lists
-    "Autograde__sanitize_preprocessors": ["nbgrader.preprocessors.ClearOutput", "nbgrader.preprocessors.DeduplicateIds",
-                                          "nbgrader.preprocessors.OverwriteKernelspec",
-                                          "nbgrader.preprocessors.OverwriteCells",
-                                          "nbgrader.preprocessors.CheckCellMetadata"],
-    "Autograde__autograde_preprocessors": ["nbgrader.preprocessors.Execute", "nbgrader.preprocessors.IgnorePattern",
-                                           "nbconvert.preprocessors.ClearMetadataPreprocessor",
-                                           "nbgrader.preprocessors.LimitOutput", "nbgrader.preprocessors.SaveAutoGrades",
-                                           "nbgrader.preprocessors.AssignLatePenalties",
-                                           "nbgrader.preprocessors.CheckCellMetadata"],
-}
-
-
-def _classes(overrides: dict) -> dict:
-    """Import the classes named in the overrides."""
-    import importlib
-
-    def load(name):
-        module, cls = name.rsplit(".", 1)
-        return getattr(importlib.import_module(module), cls)
-
-    return {k: [load(n) for n in v] for k, v in overrides.items()}
 
 
 def autograde_seconds(root: Path, assignment: str, **overrides) -> tuple[float, list[float]]:
@@ -160,7 +136,8 @@ def main(argv=None) -> None:
     rows = []
     for a in args.assignment or assignments(root):
         nb, nb_all = median_seconds(lambda: [execute(src) for src in sorted((root / "source" / a).glob("*.ipynb"))])
-        plain, plain_all = autograde_seconds(root, a, **_classes(PLAIN))
+        plain, plain_all = autograde_seconds(root, a, **{f"{app}__{trait}": classes
+                                                           for (app, trait), classes in pipelines.plain().items()})
         full, full_all = autograde_seconds(root, a, HardenedExecute__run_experiments=True)
         default, default_all = autograde_seconds(root, a)
         rows.append((a, nb, plain, full, default))

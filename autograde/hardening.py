@@ -38,7 +38,7 @@ from traitlets import Bool, Integer, Unicode
 
 from . import cores
 from .guard import Ledger, names_used, new_nonce, parse_probe, probe_code, setup_code
-from .nbtools import HIDDEN_REGION, grade_id, is_autograded_test, is_experiment, is_solution, nbgrader_meta
+from .nbtools import HIDDEN_REGION, grade_id, is_autograded_test, is_experiment, is_locked, is_solution
 
 FLAGS_KEY = "autograde"
 """Notebook metadata key holding ``{"flags": [...]}``; kept through nbgrader's passes (nbgrader_config.py)."""
@@ -237,7 +237,7 @@ class HardenedExecute(Execute):
                 return cell
         if test:
             keep_stderr_as_text(cell)
-        locked = nbgrader_meta(cell).get("locked") and not is_solution(cell)
+        locked = is_locked(cell)
         after = self._last_probe = await self._probe(protect_new_globals=bool(locked and not test))
         if test:
             severe = set().union(*(c[0] for c in (before, after) if c))
@@ -264,7 +264,7 @@ class HardenedExecute(Execute):
                 continue
             if not any(o.get("ename") in lost for o in cell.get("outputs", [])):
                 await self._run_private(cell.source, timeout=self.timeout or 60)
-                if nbgrader_meta(cell).get("locked") and not is_solution(cell) and not is_autograded_test(cell):
+                if is_locked(cell) and not is_autograded_test(cell):
                     await self._probe(protect_new_globals=True)
         self._last_probe = await self._probe(protect_new_globals=False)
 
@@ -338,7 +338,7 @@ class RestoreCellMetadata(NbGraderPreprocessor):
             return nb, resources
         source = nbformat.read(path, as_version=4)
         by_id = {c.get("id"): c for c in source.cells if grade_id(c)}
-        by_text = {c.source.strip(): c for c in source.cells if nbgrader_meta(c).get("locked") and not is_solution(c)}
+        by_text = {c.source.strip(): c for c in source.cells if is_locked(c)}
         present = {grade_id(c) for c in nb.cells if grade_id(c)}
         restored = 0
         for cell in nb.cells:

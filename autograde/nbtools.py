@@ -7,6 +7,7 @@ import re
 
 import nbformat
 from nbconvert.exporters.exporter import ResourcesDict
+from nbgrader import utils as nbgrader_utils
 from nbgrader.preprocessors import ClearSolutions
 
 SOLUTION_REGION = re.compile(r"^([ \t]*)### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*(\n|$)",
@@ -28,13 +29,17 @@ def nbgrader_meta(cell) -> dict:
 
 def is_solution(cell) -> bool:
     """True for a cell the student writes in."""
-    return bool(nbgrader_meta(cell).get("solution"))
+    return bool(nbgrader_utils.is_solution(cell))
+
+
+def is_locked(cell) -> bool:
+    """True for a cell the student cannot change: nbgrader puts its source back before grading."""
+    return bool(nbgrader_utils.is_locked(cell))
 
 
 def is_autograded_test(cell) -> bool:
     """True for a code cell that carries points and is graded by running it."""
-    m = nbgrader_meta(cell)
-    return cell.cell_type == "code" and bool(m.get("grade")) and not m.get("solution")
+    return cell.cell_type == "code" and bool(nbgrader_utils.is_grade(cell)) and not is_solution(cell)
 
 
 def is_experiment(cell) -> bool:

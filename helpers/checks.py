@@ -10,7 +10,6 @@ so rebinding ``np.allclose`` or ``np.isclose`` later does not change what the ch
 from __future__ import annotations
 
 import math
-import numbers
 
 import numpy as np
 
@@ -24,7 +23,6 @@ _argmax = np.argmax
 _unravel = np.unravel_index
 _float64 = np.float64
 _floating = np.floating
-_integer = np.integer
 _bool = np.bool_
 _isinstance = isinstance
 _type = type
