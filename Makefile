@@ -31,7 +31,7 @@ fi
 endef
 
 .DEFAULT_GOAL := all
-.PHONY: all system-grade system-test venv release notebooks examples autograde feedback export roster collect validate lab test test-fast bench bench-grade bench-sweep clean help
+.PHONY: all system-grade system-test venv release notebooks examples autograde feedback export roster collect validate lab lint test test-fast bench bench-grade bench-sweep clean help
 
 all: system-grade venv release autograde  ## set up, regenerate release/, autograde the example submissions, print the grades
 
@@ -81,6 +81,9 @@ lab: venv  ## start JupyterLab on the course
 
 test: system-test venv  ## run the whole test suite (unit tests, hidden-test tests, nbval on notebooks/)
 	$(PY) -m pytest
+
+lint: venv  ## ruff on the code (rules in pyproject.toml; make test checks it too)
+	$(PY) -m ruff check .
 
 test-fast: venv  ## the unit tests only (no grading through make, browser, cluster or notebook): about a minute
 	$(PY) -m pytest -m "not slow" tests

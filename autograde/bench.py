@@ -110,8 +110,8 @@ def breakdown(course: Path, table: str) -> str:
     totals = [float(t) for t in re.findall(r"^\S+\s+\S+\s+\S+\s+\S+\s+([0-9.]+)s\s+graded", table, re.M)]
     median = {phase: statistics.median(v) for phase, v in phases.items()}
     total = statistics.median(totals)
-    parts = [f"{p} {median[p]:.2f}" for p in ("kernel start", "guard setup", "locked cells", "answers", "tests", "probes")
-             if p in median]
+    order = ("kernel start", "guard setup", "locked cells", "answers", "tests", "probes")
+    parts = [f"{p} {median[p]:.2f}" for p in order if p in median]
     return (f"BREAKDOWN per submission, seconds, median of {len(totals)}: autograde {total:.2f} = "
             + " + ".join(parts) + f" + nbgrader and the rest {total - median.get('execute', 0.0):.2f}")
 
@@ -135,7 +135,8 @@ def main(argv=None) -> None:
         parser.error(f"unknown assignment(s) {', '.join(unknown)}; the course has {', '.join(assignments(root))}")
     rows = []
     for a in args.assignment or assignments(root):
-        nb, nb_all = median_seconds(lambda: [execute(src) for src in sorted((root / "source" / a).glob("*.ipynb"))])
+        sources = sorted((root / "source" / a).glob("*.ipynb"))
+        nb, nb_all = median_seconds(lambda sources=sources: [execute(src) for src in sources])
         plain, plain_all = autograde_seconds(root, a, **{f"{app}__{trait}": classes
                                                            for (app, trait), classes in pipelines.plain().items()})
         full, full_all = autograde_seconds(root, a, HardenedExecute__run_experiments=True)

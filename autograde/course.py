@@ -41,7 +41,7 @@ def api(root: Path, **overrides):
 
 
 def gradebook(root: Path):
-    """The course's nbgrader ``Gradebook`` at the ``db_url`` of its config (with its lock timeout), to use in ``with``."""
+    """The course's nbgrader ``Gradebook`` at its config's ``db_url`` (with its lock timeout), to use in ``with``."""
     from nbgrader.api import Gradebook
     from nbgrader.coursedir import CourseDirectory
 

@@ -15,7 +15,7 @@ TIMEOUT = 600  # seconds per cell
 
 
 def execute(src: Path, dest: Path | None = None) -> tuple[nbformat.NotebookNode, float]:
-    """Run a notebook top to bottom in its own folder; write it to ``dest`` if given; return it and the seconds taken."""
+    """Run a notebook top to bottom in its own folder; write it to ``dest`` if given; return it and the seconds."""
     nb = nbformat.read(str(src), as_version=4)
     client = NotebookClient(nb, timeout=TIMEOUT, kernel_name="python3", record_timing=False,
                             extra_arguments=["--IPKernelApp.log_level=ERROR"],

@@ -79,7 +79,8 @@ def stage(folder: Path, work: Path, release: Path, expected: list[str]) -> tuple
         flags.append(f"renamed: {extra[0]}.ipynb graded as {missing[0]}.ipynb")
         present, missing, extra = set(expected), [], []
     for name in missing:
-        hint = f"; found {', '.join(e + '.ipynb' for e in extra)} (notebooks must keep their release name)" if extra else ""
+        found = ", ".join(e + ".ipynb" for e in extra)
+        hint = f"; found {found} (notebooks must keep their release name)" if extra else ""
         notes.append(f"missing notebook {name}.ipynb, scored 0{hint}")
     if missing and not set(expected) & present:  # nothing to grade: record the blank release, worth 0
         for name in missing:
@@ -111,7 +112,8 @@ def read_flags(root: Path, student: str, assignment: str) -> list[str]:
     flags = []
     for path in sorted((root / "autograde" / "autograded" / student / assignment).glob("*.ipynb")):
         meta = nbformat.read(str(path), as_version=4).metadata.get(FLAGS_KEY, {})
-        flags += [f"{path.stem}: {f}" if len(notebook_names(assignment, root)) > 1 else f for f in meta.get("flags", [])]
+        several = len(notebook_names(assignment, root)) > 1
+        flags += [f"{path.stem}: {f}" if several else f for f in meta.get("flags", [])]
     return flags
 
 
@@ -132,7 +134,8 @@ def grade_submission(root: Path, student: str, assignment: str) -> Outcome:
     out.seconds = time.perf_counter() - start
     if not result.get("success"):
         out.status = "error"
-        out.messages.append(f"nbgrader autograde failed: {_last_error((result.get('error') or '') + (result.get('log') or ''))}")
+        log = (result.get("error") or "") + (result.get("log") or "")
+        out.messages.append(f"nbgrader autograde failed: {_last_error(log)}")
         return out
     out.flags = read_flags(root, student, assignment)
     return out
@@ -258,7 +261,7 @@ def pack_feedback(root: Path, student: str, assignment: str) -> Path:
 
 
 def feedback(root: Path, only_assignment: str | None = None, only_student: str | None = None) -> int:
-    """Write feedback HTML (hidden tests removed) for every autograded submission, and a zip per student to hand back."""
+    """Write feedback HTML (hidden tests removed) for every autograded submission, and a zip per student."""
     nbgrader = api(root)
     base = root / "autograde" / "autograded"
     done = failed = 0
@@ -268,8 +271,10 @@ def feedback(root: Path, only_assignment: str | None = None, only_student: str |
                 continue
             result = nbgrader.generate_feedback(adir.name, sdir.name, force=True)
             if not result.get("success"):
-                print(f"error: feedback for {sdir.name}/{adir.name}: {_last_error(result.get('error'))}", file=sys.stderr)
-                (root / HANDBACK / adir.name / f"{sdir.name}.zip").unlink(missing_ok=True)  # never hand back old feedback
+                print(f"error: feedback for {sdir.name}/{adir.name}: {_last_error(result.get('error'))}",
+                      file=sys.stderr)
+                # never hand back old feedback
+                (root / HANDBACK / adir.name / f"{sdir.name}.zip").unlink(missing_ok=True)
                 failed += 1
             else:
                 pack_feedback(root, sdir.name, adir.name)
@@ -287,7 +292,8 @@ def main(argv=None) -> int:
     parser.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", "1") or 1),
                         help="submissions graded at once (default: $JOBS or 1)")
     parser.add_argument("--scheduler", default=os.environ.get("SCHEDULER") or None,
-                        help="grade on Dask: 'local', 'slurm' or a scheduler address tcp://host:port (default: $SCHEDULER)")
+                        help="grade on Dask: 'local', 'slurm' or a scheduler address tcp://host:port "
+                             "(default: $SCHEDULER)")
     parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2") or 2),
                         help="workers to start with --scheduler local or slurm (default: $WORKERS or 2)")
     parser.add_argument("--feedback", action="store_true", help="generate feedback for graded submissions instead")
@@ -300,7 +306,8 @@ def main(argv=None) -> int:
         print(f"warning: {student}/{folder} is not an assignment of this course "
               f"(expected one of {', '.join(assignments(root))}); skipped", file=sys.stderr)
     if not found:
-        selection = " and ".join(f"{k} {v}" for k, v in (("student", args.student), ("assignment", args.assignment)) if v)
+        chosen = (("student", args.student), ("assignment", args.assignment))
+        selection = " and ".join(f"{k} {v}" for k, v in chosen if v)
         where = root / "autograde" / "submitted"
         if selection:
             print(f"error: no submission of {selection} under {where}", file=sys.stderr)

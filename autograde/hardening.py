@@ -90,7 +90,8 @@ class HardenedExecute(Execute):
     notebook_timeout = Integer(600, help="Seconds for the whole notebook; later cells are not run.").tag(config=True)
     max_output_bytes = Integer(1_000_000, help="Output kept per cell; the rest is dropped.").tag(config=True)
     memory_limit_mb = Integer(4096, help="Address-space limit of the kernel process, in MiB.").tag(config=True)
-    sandbox = Unicode("bwrap", help="'bwrap' (required: grading fails when it is unavailable) or 'none'.").tag(config=True)
+    sandbox = Unicode("bwrap", help="'bwrap' (required: grading fails when it is unavailable) or 'none'.").tag(
+        config=True)
     run_experiments = Bool(False, help="Re-execute cells tagged 'experiment' (they carry no points).").tag(config=True)
     warm_kernels = Bool(True, help="Fork each sandboxed kernel from a zygote with the course's imports loaded "
                         "(autograde/zygote.py) instead of starting a new interpreter.").tag(config=True)
@@ -208,7 +209,8 @@ class HardenedExecute(Execute):
             await self._start_guard()
             self._guard_ready = True
         if time.monotonic() - self._started > self.notebook_timeout:
-            cell.outputs = [error_output("NotebookTimeLimit", f"not run: the notebook used its {self.notebook_timeout} s")]
+            cell.outputs = [error_output("NotebookTimeLimit",
+                                         f"not run: the notebook used its {self.notebook_timeout} s")]
             _flag(self.nb, f"time limit: notebook stopped after {self.notebook_timeout} s")
             return cell
         test = is_autograded_test(cell)

@@ -16,7 +16,7 @@ from .nbtools import autograded_points, grade_id, is_autograded_test, is_experim
 
 
 def run_cells(nb, cwd: Path | None = None, experiments: bool = False) -> dict[str, float]:
-    """Execute the code cells of ``nb`` (cells tagged ``experiment`` only when asked); return each test cell's points."""
+    """Execute the code cells of ``nb`` (``experiment`` cells only when asked); return each test cell's points."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -11,8 +11,13 @@ from __future__ import annotations
 from nbgrader.converters import Autograde, GenerateFeedback
 from nbgrader.preprocessors import ClearOutput, DeduplicateIds, Execute, GetGrades
 
-from .hardening import (DeduplicateGradeCells, HardenedExecute, HideHiddenTests, KeepExperimentOutputs,
-                        RestoreCellMetadata)
+from .hardening import (
+    DeduplicateGradeCells,
+    HardenedExecute,
+    HideHiddenTests,
+    KeepExperimentOutputs,
+    RestoreCellMetadata,
+)
 
 PIPELINES = {("Autograde", "sanitize_preprocessors"): (Autograde, {
                  ClearOutput: [KeepExperimentOutputs],

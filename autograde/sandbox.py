@@ -39,7 +39,6 @@ from jupyter_core.paths import jupyter_runtime_dir
 
 from . import ROOT, course_root, zygote
 
-
 MPLCONFIGDIR = "/tmp/.matplotlib"
 """matplotlib's configuration and cache folder in the kernel (on the private ``/tmp``)."""
 
@@ -140,7 +139,7 @@ class Zygote:
     """A running zygote (:mod:`autograde.zygote`) serving the working copies under one folder."""
 
     def __init__(self, spool: Path, env: dict | None):
-        """Start it in the sandbox with the course's imports and wait until it is ready; ZygoteUnusable if it cannot be."""
+        """Start it in the sandbox with the course's imports and wait until it is ready (ZygoteUnusable if not)."""
         self.spool = spool
         self.ctl = Path(tempfile.mkdtemp(prefix="autograde-zygote-")).resolve()
         self.socket = str(self.ctl / "zygote.sock")
@@ -193,7 +192,7 @@ _zygote_lock = threading.Lock()
 
 
 def preload_modules() -> list[str]:
-    """What a zygote imports before it forks: what a kernel imports to start, numpy, torch and every ``helpers`` module."""
+    """What a zygote imports before it forks: a kernel's start-up imports, numpy, torch, every ``helpers`` module."""
     helpers = sorted(f"helpers.{p.stem}" for p in installed_helpers().glob("*.py") if not p.stem.startswith("_"))
     kernel = ["ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython.core.completerlib",
               "IPython.extensions.storemagic", "sqlite3", "tornado.queues", "tornado.platform.asyncio"]
@@ -253,7 +252,8 @@ class SandboxedKernelManager(AsyncKernelManager):
                 raise SandboxUnavailable("no working copy given for the kernel; refusing to sandbox the current folder")
             self.sandbox_workdir = str(Path(kw["cwd"]).resolve())
             self._zygote = zygote_for(Path(self.sandbox_workdir), kw.get("env")) if self.warm else None
-        self._ipc_dir = Path(tempfile.mkdtemp(prefix="autograde-kernel-", dir=self._zygote.ctl if self._zygote else None))
+        parent = self._zygote.ctl if self._zygote else None
+        self._ipc_dir = Path(tempfile.mkdtemp(prefix="autograde-kernel-", dir=parent))
         self.transport = "ipc"
         self.ip = str(self._ipc_dir / "kernel")
         self.connection_file = str(self._ipc_dir / "connection.json")

@@ -9,9 +9,11 @@ Submodules are imported on demand so that ``import helpers`` stays cheap:
 - :mod:`helpers.nn`        activations, MLP initialisation and a torch.autograd reference
 - :mod:`helpers.opcount`   counting multiply-adds of matrix products
 - :mod:`helpers.batched`   the width-sweep engine: many small ReLU networks trained as batched products
-- :mod:`helpers.sgd_grid`  assignment 4's grid of SGD runs (learning rate × decay × seed), seed means, paired differences
+- :mod:`helpers.sgd_grid`  assignment 4's grid of SGD runs (learning rate × decay × seed), seed means, paired
+  differences
 - :mod:`helpers.relu1d`    the 1-D ReLU network of assignment 5, finite-difference gradients, a trainer for many at once
-- :mod:`helpers.twolayer`  two-layer ReLU networks without biases: balanced init, GD, the threshold sweep and its threshold
+- :mod:`helpers.twolayer`  two-layer ReLU networks without biases: balanced init, GD, the threshold sweep and its
+  threshold
 - :mod:`helpers.summary`   the ``SUMMARY {json}`` line that closes each solution notebook
 """
 

@@ -20,8 +20,8 @@ over samples and outputs, as ``torch.nn.MSELoss``.
 from __future__ import annotations
 
 import math
-import threading
 import multiprocessing
+import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field
 
@@ -227,7 +227,7 @@ class _Bucket:
         return flat[:self.K * o * (i + 1)].view(i + 1, self.K * o)
 
     def _blocks(self, flat):
-        """Per-layer views ``(K, out, in + 1)`` (weights, then the bias as last column) of a flat parameter-shaped tensor."""
+        """Per-layer views ``(K, out, in + 1)`` (weights, then the bias as last column) of a flat parameter tensor."""
         o, i = self.shapes[0]
         blocks, at = [self._first(flat).view(i + 1, self.K, o).permute(1, 2, 0)], self.K * o * (i + 1)
         for o, i in self.shapes[1:]:
@@ -236,7 +236,7 @@ class _Bucket:
         return blocks
 
     def _views(self, flat):
-        """Per-layer views ``(K, out, in)`` and ``(K, out, 1)`` of the weights and biases in a flat parameter-shaped tensor."""
+        """Per-layer views ``(K, out, in)`` and ``(K, out, 1)`` of the weights and biases in a flat parameter tensor."""
         blocks = self._blocks(flat)
         return [B[..., :-1] for B in blocks], [B[..., -1:] for B in blocks]
 
@@ -449,7 +449,8 @@ def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "a
     lrs, wds = _broadcast(lr, K, "lr"), _broadcast(weight_decay, K, "weight_decay")
     x, y = torch.as_tensor(np.asarray(x), dtype=dtype), torch.as_tensor(np.asarray(y), dtype=dtype)
     if x.dim() not in (2, 3) or x.shape[:-1] != y.shape[:-1] or (x.dim() == 3 and x.shape[0] != K):
-        raise ValueError(f"x and y must be (n, d) or ({K}, n, d) with the same n; got {tuple(x.shape)}, {tuple(y.shape)}")
+        raise ValueError(f"x and y must be (n, d) or ({K}, n, d) with the same n; "
+                         f"got {tuple(x.shape)}, {tuple(y.shape)}")
     n, d_in, d_out = x.shape[-2], x.shape[-1], y.shape[-1]
     if batch_size is not None and not 1 <= batch_size <= n:
         raise ValueError(f"batch_size must be between 1 and n = {n}, or None for full batch")
@@ -596,7 +597,7 @@ def reference_train(M: int, x, y, *, epochs: int, lr: float = 1e-3, optimizer: s
     n = x.shape[0]
     orders = epoch_orders(n, [seed], shuffle_seed) if batch_size else None
     losses = []
-    for e in range(epochs):
+    for _ in range(epochs):
         order = next(orders)[0] if batch_size else None
         batches = [slice(None)] if batch_size is None else [order[s:s + batch_size] for s in range(0, n, batch_size)]
         for sel in batches:

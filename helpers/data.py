@@ -128,7 +128,8 @@ def relu_teacher(seed: int = 0, width: int = 5, n_grid: int = 80) -> tuple[np.nd
 
 
 def relu1d_data(seed: int = 0, n: int = 80, n_train: int = 72, noise_std: float = 0.04) -> Relu1DData:
-    """``n`` equispaced x in [−1, 1], y = teacher(x) + N(0, noise_std²), split at random into ``n_train``/rest (float64)."""
+    """``n`` equispaced x in [−1, 1], y = teacher(x) + N(0, noise_std²), split at random into ``n_train``/rest
+    (float64)."""
     from .relu1d import predict
 
     theta, w_h = relu_teacher(seed, n_grid=n)

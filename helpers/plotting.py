@@ -155,7 +155,8 @@ def plot_graph(graph, *, title: str, show_values: bool = True, adjoints: Mapping
         for i, n in enumerate(nodes):
             pos[n.name] = (2.2 * d, (len(nodes) - 1) / 2 - i)
     if ax is None:
-        _, ax = _pyplot().subplots(figsize=(2.2 * (max(columns) + 1) + 1.0, 1.4 * max(map(len, columns.values())) + 1.2))
+        size = (2.2 * (max(columns) + 1) + 1.0, 1.4 * max(map(len, columns.values())) + 1.2)
+        _, ax = _pyplot().subplots(figsize=size)
     for n in graph.nodes:
         for parent in n.inputs:
             (x0, y0), (x1, y1) = pos[parent.name], pos[n.name]
@@ -213,7 +214,8 @@ def neurons_plane(W, a, X, *, title: str, legend: bool = True, ax=None):
         ax.scatter(W[keep, 0] / scale, W[keep, 1] / scale, s=12, color="C3" if sign > 0 else "C0", label=label)
     for k, x in enumerate(np.asarray(X, dtype=float), start=1):
         u = x / np.linalg.norm(x)
-        ax.plot([0, 1.1 * u[0]], [0, 1.1 * u[1]], "--", color="0.3" if k == 1 else "0.65", lw=1, label=f"direction of x{k}")
+        ax.plot([0, 1.1 * u[0]], [0, 1.1 * u[1]], "--", color="0.3" if k == 1 else "0.65", lw=1,
+                label=f"direction of x{k}")
     ax.set_xlim(-1.2, 1.2)
     ax.set_ylim(-1.2, 1.2)
     ax.set_aspect("equal")
@@ -244,10 +246,11 @@ def neurons_kinks(W, a, X, *, title: str, window=(-3.0, 3.0), legend: bool = Tru
 
 
 def threshold_sweep(result, expected_ols, *, scale: float, level: float = 0.5, detail: str = "", floor: float = 1e-7):
-    """Training and test loss of the networks in ``result`` (a :class:`helpers.twolayer.Sweep`) against n, one colour per
-    scale (median and every seed), with OLS on the same data, OLS's expected losses ``expected_ols`` (shape
-    ``(len(ns), 2)``: train, test) and the threshold of ``scale`` at ``level`` (:meth:`~helpers.twolayer.Sweep.thresholds`);
-    ``detail`` is appended to the titles; losses below ``floor`` are drawn at it."""
+    """Training and test loss of the networks in ``result`` (a :class:`helpers.twolayer.Sweep`) against n, one
+    colour per scale (median and every seed), with OLS on the same data, OLS's expected losses ``expected_ols``
+    (shape ``(len(ns), 2)``: train, test) and the threshold of ``scale`` at ``level``
+    (:meth:`~helpers.twolayer.Sweep.thresholds`); ``detail`` is appended to the titles; losses below ``floor`` are
+    drawn at it."""
     fig, axs = _pyplot().subplots(1, 2, figsize=(13, 4.5))
     ns, n_seeds, threshold_n = result.ns, len(result.seeds), result.thresholds(level)[scale]
     for ax, key, col, name in [(axs[0], "train", 0, "Training loss"), (axs[1], "test", 1, "Test loss")]:
@@ -259,7 +262,8 @@ def threshold_sweep(result, expected_ols, *, scale: float, level: float = 0.5, d
         ax.plot(ns, np.median(getattr(result, "ols_" + key)[0], axis=0), "k^--", label="OLS on the same data (median)")
         ax.plot(ns, np.asarray(expected_ols)[:, col], "k:", label="OLS, expected value")
         if threshold_n is not None:
-            ax.axvline(threshold_n, color=f"C{len(result.scales)}", ls="--", label=f"threshold n* ≈ {threshold_n} (λ = {scale:g})")
+            ax.axvline(threshold_n, color=f"C{len(result.scales)}", ls="--",
+                       label=f"threshold n* ≈ {threshold_n} (λ = {scale:g})")
         finish(ax)
     axs[0].set_ylim(floor / 2, None)
     axs[0].text(0.02, 0.02, f"losses below {floor:g} drawn at {floor:g}", transform=axs[0].transAxes, fontsize="small")

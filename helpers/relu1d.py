@@ -39,7 +39,8 @@ def param_count(m: int) -> int:
 
 
 def numerical_gradients(x, y, theta: np.ndarray, w_h: np.ndarray, eps: float = 1e-6):
-    """Central finite differences of :func:`half_mse` on ``(x, y)`` with respect to ``theta`` and ``w_h``, one entry at a time."""
+    """Central finite differences of :func:`half_mse` on ``(x, y)`` with respect to ``theta`` and ``w_h``, one entry
+    at a time."""
     x, y = np.atleast_1d(np.asarray(x, dtype=float)), np.atleast_1d(np.asarray(y, dtype=float))
     params = [np.array(theta, dtype=float), np.array(w_h, dtype=float)]  # copies, perturbed in place
     grads = []
@@ -104,7 +105,8 @@ def train_sgd_stack(x, y, params, lr: float, n_iter: int, rng: np.random.Generat
     T = np.concatenate([np.array(t[:-1], dtype=float) for t, _ in params])
     b = np.array([float(t[-1]) for t, _ in params])
     idx = rng.integers(len(x), size=n_iter)
-    marks = set(range(record, n_iter + 1, record)) if isinstance(record, (int, np.integer)) else {int(t) for t in record}
+    every = isinstance(record, (int, np.integer))
+    marks = set(range(record, n_iter + 1, record)) if every else {int(t) for t in record}
     marks.add(n_iter)
     done = [0]
     train = [_losses(x, y, T, b, W, starts)]

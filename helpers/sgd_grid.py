@@ -88,7 +88,8 @@ def concat(grids) -> Grid:
     grids = list(grids)
     if not grids or any(g.batch_size != grids[0].batch_size for g in grids):
         raise ValueError("grids to join must share their batch size")
-    return Grid(*(np.concatenate([getattr(g, name) for g in grids]) for name in ("lr", "weight_decay", "seed", "x", "y")),
+    columns = ("lr", "weight_decay", "seed", "x", "y")
+    return Grid(*(np.concatenate([getattr(g, name) for g in grids]) for name in columns),
                 batched.Result.concat(g.result for g in grids), grids[0].batch_size)
 
 

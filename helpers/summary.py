@@ -49,7 +49,7 @@ def parse_summary(text: str) -> dict:
 
 
 def bound(x: float, limit: float = ROUNDOFF) -> str:
-    """``"< 1e-12"`` for a figure under ``limit`` in absolute value, else the figure itself to two significant digits."""
+    """``"< 1e-12"`` for a figure under ``limit`` in absolute value, else the figure to two significant digits."""
     return f"< {limit:g}" if abs(float(x)) < limit else f"{float(x):.2g}"
 
 

@@ -53,7 +53,7 @@ class GDRun:
 
 
 def train_gd(X, y, W, a, lr: float, steps: int, snapshots=(), desc: str | None = None) -> GDRun:
-    """Full-batch gradient descent on ``L`` from ``(W, a)`` (not modified); snapshot steps may include 0 and ``steps``."""
+    """Full-batch gradient descent on ``L`` from ``(W, a)`` (not modified); snapshots may be at 0 and ``steps``."""
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
     W, a = np.array(W, dtype=float), np.array(a, dtype=float)
     n = len(y)
@@ -113,7 +113,7 @@ def plan_buckets(ns, overhead: int = 40) -> list[list[int]]:
 
 
 def _train_bucket(X, Y, w, W, A, lr, steps, bar):
-    """Full-batch GD of the stacked networks of one bucket in place (X: (B, N, d), per-sample loss weights w: (B, N))."""
+    """Full-batch GD of the stacked networks of one bucket, in place (X: (B, N, d); sample weights w: (B, N))."""
     relu_backward = torch.ops.aten.threshold_backward
     Xt = X.transpose(1, 2).contiguous()
     for t in range(steps):

@@ -4,7 +4,8 @@ Each entry is built from the assignment's real release and reference solutions, 
 assignment is covered without new code. The first assignment gets every attack; the others get the
 attacks whose outcome depends on the assignment's own cells (:data:`PER_ASSIGNMENT`: honest answers that
 print and warn, lying answers, a disguised wrong answer, tampering with the locked cells' globals and with the
-checks, a dead kernel and its replay, duplicated cells, stripped metadata, renamed and malformed files). The attacks left out there
+checks, a dead kernel and its replay, duplicated cells, stripped metadata, renamed and malformed files). The
+attacks left out there
 (snooping, an endless loop, a memory bomb, an output flood, another kernel, the remaining tamperings) test
 the sandbox and the grader alone, whatever the notebook holds. :func:`add_corpus` writes the submissions into a course
 and returns what grading them must give: the expected score (computed by running the same answers
@@ -23,16 +24,27 @@ import nbformat
 
 from autograde import assignments, notebook_names
 from autograde.inprocess import run_cells
-from autograde.nbtools import (autograded_points, grade_id, is_autograded_test, is_solution, read,
-                               replace_in_solution, strip_markers, with_solutions)
+from autograde.nbtools import (
+    autograded_points,
+    grade_id,
+    is_autograded_test,
+    is_solution,
+    read,
+    replace_in_solution,
+    strip_markers,
+    with_solutions,
+)
+
 from wrong import catalogue
 
 TAMPER = {
     "numpy": "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n",
-    "checks": "import helpers.checks as _c\nfor _n in dir(_c):\n    if not _n.startswith('_') and callable(getattr(_c, _n)):\n"
+    "checks": "import helpers.checks as _c\nfor _n in dir(_c):\n"
+              "    if not _n.startswith('_') and callable(getattr(_c, _n)):\n"
               "        setattr(_c, _n, lambda *a, **k: None)\n",
     "code": "import helpers.checks as _c\n_c.close.__code__ = (lambda *a, **k: None).__code__\n"
-            "_c.equal.__code__ = (lambda *a, **k: None).__code__\n_c._fail.__code__ = (lambda *a, **k: None).__code__\n",
+            "_c.equal.__code__ = (lambda *a, **k: None).__code__\n"
+            "_c._fail.__code__ = (lambda *a, **k: None).__code__\n",
     "builtins": "import builtins\nbuiltins.abs = lambda x: 0.0\nbuiltins.round = lambda *a, **k: 0\n",
     "global": "import types\nchecks = types.SimpleNamespace(**{_n: (lambda *a, **k: None) for _n in dir(checks)})\n",
     "detect": "import os\nif 'autograded' in os.getcwd() or os.environ.get('NBGRADER_EXECUTION'):\n"
@@ -172,14 +184,14 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         answers = _code_answers(source)
         first, last = answers[0], answers[-1]
 
-        def put(student, nb=None, raw=None, filename=name):
+        def put(student, nb=None, raw=None, filename=name, a=a):
             if not wanted(student, a):
                 return
             path = course / "autograde" / "submitted" / student / a / f"{filename}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(raw) if raw is not None else nbformat.write(nb, str(path))
 
-        def answered(replace):
+        def answered(replace, release=release, source=source):
             return with_solutions(release, source, replace=replace)
 
         kept = _before_first_answer(source)
@@ -211,17 +223,20 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         private = [str(course / "source"), str(course / "autograde" / "gradebook.db"),
                    str(course / "autograde" / "submitted"), str(repo / "source"), "../../../../source"]
         snoop = (f"import os as _os\n_seen = []\nfor _p in {private!r}:\n    try:\n"
-                 "        _os.listdir(_p) if _os.path.isdir(_p) else open(_p, 'rb').read(16)\n        _seen.append(_p)\n"
-                 "    except OSError:\n        pass\nprint('SNOOP-' + ('LEAKED ' + repr(_seen) if _seen else 'BLOCKED'))\n"
-                 f"try:\n    open({str(course / 'autograde' / 'pwned.txt')!r}, 'w').write('x')\n    print('WRITE-' + 'DONE')\n"
+                 "        _os.listdir(_p) if _os.path.isdir(_p) else open(_p, 'rb').read(16)\n"
+                 "        _seen.append(_p)\n"
+                 "    except OSError:\n        pass\n"
+                 "print('SNOOP-' + ('LEAKED ' + repr(_seen) if _seen else 'BLOCKED'))\n"
+                 f"try:\n    open({str(course / 'autograde' / 'pwned.txt')!r}, 'w').write('x')\n"
+                 "    print('WRITE-' + 'DONE')\n"
                  "except OSError:\n    print('WRITE-' + 'BLOCKED')\n")
         put("snoop", answered({first: snoop + _reference(source, first)}))
         expect["snoop", a] = Expect(score=full, contains=["SNOOP-BLOCKED", "WRITE-BLOCKED"],
                                     lacks=["SNOOP-LEAKED", "WRITE-DONE"])
 
         planted = (f"import os as _os, shutil as _sh, sys as _sys\n"
-                   f"_os.remove({notebook_names(a, course)[0] + '.ipynb'!r})\n"
-                   f"_os.symlink({str(course / 'autograde' / 'pwned.txt')!r}, {notebook_names(a, course)[0] + '.ipynb'!r})\n"
+                   f"_os.remove({name + '.ipynb'!r})\n"
+                   f"_os.symlink({str(course / 'autograde' / 'pwned.txt')!r}, {name + '.ipynb'!r})\n"
                    "_sh.copy(_sys.executable, 'py')\n_os.chmod('py', 0o6755)\n_os.mkfifo('fifo')\n")
         put("plant-links", answered({first: planted + _reference(source, first)}))
         expect["plant-links", a] = Expect(score=full, flags=["removed from the working copy"])

@@ -52,7 +52,7 @@ def scratch_course(tmp_path):
 
 
 VENV = Path(sys.prefix)  # the virtual environment running the tests
-CELL_TIMEOUT = "20"  # seconds per cell while grading the corpus (an infinite loop is part of it; importing torch is not)
+CELL_TIMEOUT = "20"  # seconds per cell while grading the corpus (an infinite loop is in it; importing torch is not)
 
 
 def tracked_copy(dest: Path) -> Path:
@@ -101,8 +101,9 @@ def course(tmp_path_factory):
 
     Besides the examples it holds the submissions of a real class and the adversarial corpus.
     """
-    from adversarial import add_corpus
     from autograde.nbtools import is_autograded_test, read, replace_in_solution, with_solutions
+
+    from adversarial import add_corpus
     from wrong import catalogue
 
     root = tracked_copy(tmp_path_factory.mktemp("clone"))

@@ -15,6 +15,7 @@ import pytest
 
 from autograde import assignments, notebook_names
 from autograde.nbtools import HIDDEN_REGION, SOLUTION_REGION, read
+
 from conftest import CELL_TIMEOUT, NOTEBOOKS, ROOT, grades, make, run_grader
 
 
@@ -64,7 +65,8 @@ def test_no_link_special_file_or_set_id_bit_is_left_where_the_grader_writes(cour
     import stat
 
     planted = [p for p in (course.root / "autograde" / "autograded").rglob("*")
-               if p.is_symlink() or not (p.is_file() or p.is_dir()) or p.lstat().st_mode & (stat.S_ISUID | stat.S_ISGID)]
+               if p.is_symlink() or not (p.is_file() or p.is_dir())
+               or p.lstat().st_mode & (stat.S_ISUID | stat.S_ISGID)]
     assert planted == []
     assert any((course.root / "autograde" / "autograded" / "plant-links").rglob("py"))  # the copy stays, harmless
 
@@ -119,6 +121,7 @@ def test_grading_twice_gives_the_same_grades(course):
 
 def test_a_notebook_over_its_time_limit_loses_only_the_cells_not_run(course):
     from autograde.nbtools import autograded_points, grade_id, is_solution, strip_markers, with_solutions
+
     from conftest import submit
 
     a = assignments(course.root)[0]

@@ -24,6 +24,7 @@ import pytest
 
 from autograde import cores
 from autograde.nbtools import grade_id, is_autograded_test, is_solution, read, with_solutions
+
 from browser import BIN, Job, Lab, chromium, jupyter, run_jobs, student_env
 from conftest import NOTEBOOKS, ROOT
 
@@ -171,7 +172,7 @@ def test_validate_accepts_the_filled_notebook(student, assignment, name):
     assert "Success! Your notebook passes all the tests." in r.dialog
     if r.interrupted:  # ungraded cells (experiments) may time out without failing Validate; students should know
         warnings.warn(f"Validate interrupted {r.interrupted} cell(s) of {assignment}/{name} at nbgrader's "
-                      "per-cell timeout (30 s by default on a student's machine)")
+                      "per-cell timeout (30 s by default on a student's machine)", stacklevel=2)
 
 
 def test_validate_reports_the_unfilled_answer(student):

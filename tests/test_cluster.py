@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from autograde import assignments, notebook_names
+
 from conftest import CELL_TIMEOUT, ROOT, VENV, grades, tracked_copy
 
 SLICE = ["example-complete", "example-partial", "example-blank", "noisy", "liar", "tamper-numpy", "resource-exit",
@@ -128,7 +129,8 @@ def test_the_slurm_job_script_is_rendered_without_slurm():
     from autograde.cluster import slurm_cluster
 
     settings = yaml.safe_load((ROOT / "autograde" / "dask.yaml").read_text())
-    settings["jobqueue"]["slurm"].update(queue="short", account="dl-course", **{"scheduler-options": {"host": "127.0.0.1", "dashboard_address": ":0"}})
+    scheduler = {"host": "127.0.0.1", "dashboard_address": ":0"}
+    settings["jobqueue"]["slurm"].update(queue="short", account="dl-course", **{"scheduler-options": scheduler})
     with dask.config.set(settings):
         cluster = slurm_cluster(ROOT)
         try:

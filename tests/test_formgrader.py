@@ -15,6 +15,7 @@ import pytest
 
 from autograde import assignments, notebook_names
 from autograde.nbtools import is_solution, nbgrader_meta, read
+
 from browser import Lab, chromium
 from conftest import ROOT, make, run_grader
 
@@ -24,7 +25,8 @@ ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 
 def _written_answer(source) -> tuple[str, float]:
     """Grade id and points of the first answer graded by hand (a markdown answer cell with points)."""
-    cell = next(c for c in source.cells if c.cell_type == "markdown" and is_solution(c) and nbgrader_meta(c).get("grade"))
+    cell = next(c for c in source.cells
+                if c.cell_type == "markdown" and is_solution(c) and nbgrader_meta(c).get("grade"))
     return nbgrader_meta(cell)["grade_id"], float(nbgrader_meta(cell)["points"])
 
 

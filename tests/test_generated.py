@@ -11,8 +11,8 @@ from autograde import assignments, notebook_names
 from autograde.examples import EXAMPLES, example_notebook
 from autograde.nbtools import HIDDEN_REGION, SOLUTION_REGION, is_solution, read
 from autograde.release import generate_assignment
-from conftest import NOTEBOOKS, ROOT
 
+from conftest import NOTEBOOKS, ROOT
 
 
 def _cells(nb):
@@ -87,7 +87,7 @@ def test_executed_notebooks_match_source(assignment, name):
 
 
 ROUNDOFF_DIGITS = re.compile(r"(?<![<≤] )(?<![\w.])\d+(?:\.\d+)?[eE]-(?:1[3-9]|[2-9]\d|\d{3,})\b")
-"""A number of magnitude 1e-13 or below not printed as a bound: round-off digits that differ from one CPU to the next."""
+"""A number of magnitude 1e-13 or below not printed as a bound: round-off digits that differ from CPU to CPU."""
 
 
 def roundoff_digits(nb) -> list[str]:

@@ -33,7 +33,8 @@ def test_torch_dynamo_wrapping_manual_seed_is_not_tampering(code):
 
 @pytest.mark.parametrize("code", [
     "torch.manual_seed = lambda s: None",
-    "import functools\nf = functools.wraps(torch.manual_seed)(lambda s: None)\ntorch.manual_seed = f\nimport torch._dynamo",
+    "import functools\nf = functools.wraps(torch.manual_seed)(lambda s: None)\n"
+    "torch.manual_seed = f\nimport torch._dynamo",
     "import torch._dynamo\ntorch.manual_seed = torch._disable_dynamo(lambda s: None)",
 ], ids=["replaced", "fake-wrapper-before-dynamo", "rewrapped-after-dynamo"])
 def test_a_replaced_manual_seed_is_tampering_with_or_without_dynamo(code):

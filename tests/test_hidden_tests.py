@@ -13,6 +13,7 @@ import pytest
 
 from autograde.inprocess import run_cells
 from autograde.nbtools import autograded_points, cell_by_id, read, replace_in_solution, stubbed, with_solutions
+
 from conftest import NOTEBOOKS, ROOT
 from wrong import catalogue
 

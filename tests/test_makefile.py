@@ -16,6 +16,7 @@ from pathlib import Path
 
 from autograde import assignments, notebook_names
 from autograde.nbtools import autograded_points, read
+
 from conftest import ROOT, grades, run_grader, submit
 
 
@@ -103,7 +104,8 @@ def test_a_broken_resubmission_keeps_the_earlier_grade(course):
     course = course.root
     a = assignments(course)[0]
     name = notebook_names(a, course)[0]
-    submit(course, "resubmitter", a, name, read(course / "autograde" / "submitted" / "example-complete" / a / f"{name}.ipynb"))
+    complete = course / "autograde" / "submitted" / "example-complete" / a / f"{name}.ipynb"
+    submit(course, "resubmitter", a, name, read(complete))
 
     def regrade(status):
         proc = run_grader(course, "--student", "resubmitter")
@@ -140,6 +142,7 @@ def test_make_stops_with_one_line_naming_missing_system_packages(tmp_path):
 
 def test_roster_and_export_by_question_and_for_canvas_agree_with_the_gradebook(course):
     from autograde.course import gradebook
+
     from conftest import make
 
     root = course.root

@@ -2,12 +2,22 @@
 
 import pytest
 from nbgrader.converters import Autograde
-from nbgrader.preprocessors import (AssignLatePenalties, CheckCellMetadata, ClearOutput, Execute, IgnorePattern,
-                                    LimitOutput, OverwriteCells, OverwriteKernelspec, SaveAutoGrades)
+from nbgrader.preprocessors import (
+    AssignLatePenalties,
+    CheckCellMetadata,
+    ClearOutput,
+    Execute,
+    IgnorePattern,
+    LimitOutput,
+    OverwriteCells,
+    OverwriteKernelspec,
+    SaveAutoGrades,
+)
 
 from autograde import pipelines
 from autograde.course import api
 from autograde.hardening import DeduplicateGradeCells, HardenedExecute, KeepExperimentOutputs, RestoreCellMetadata
+
 from conftest import ROOT
 
 

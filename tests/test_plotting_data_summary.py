@@ -13,7 +13,8 @@ from helpers.autodiff import z_graph
 def _labelled(ax):
     """Title, axis labels and legend texts of an axes."""
     legend = ax.get_legend()
-    return ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), [t.get_text() for t in legend.get_texts()] if legend else []
+    labels = [t.get_text() for t in legend.get_texts()] if legend else []
+    return ax.get_title(), ax.get_xlabel(), ax.get_ylabel(), labels
 
 
 def test_axes_requires_title_and_labels():

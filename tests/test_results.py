@@ -5,8 +5,9 @@ import math
 import pytest
 
 from autograde.nbtools import read
-from conftest import ROOT
 from helpers.summary import parse_summary
+
+from conftest import ROOT
 
 
 def summary(assignment: str, name: str) -> dict:

@@ -7,6 +7,7 @@ import sys
 import pytest
 
 from autograde import sandbox
+
 from conftest import ROOT
 
 

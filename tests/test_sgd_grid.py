@@ -9,7 +9,8 @@ from helpers import batched, sgd_grid
 
 @pytest.fixture(scope="module")
 def grid():
-    """2 learning rates x 2 decays x 2 seeds of a small network, 12 epochs, stopped below a loose threshold (some runs reach it)."""
+    """2 learning rates x 2 decays x 2 seeds of a small network, 12 epochs, stopped below a loose threshold
+    (some runs reach it)."""
     return sgd_grid.train_grid([0.05, 0.1], [3, 1], [0.0, 1e-3], epochs=12, width=6, depth=2, eval_every=2,
                                stop_below=1.1, progress=False)
 

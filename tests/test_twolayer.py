@@ -1,4 +1,4 @@
-"""helpers.twolayer: balanced initialisation, gradient descent, the batched threshold sweep, and the linear-teacher data."""
+"""helpers.twolayer: balanced initialisation, gradient descent, the batched threshold sweep, the linear-teacher data."""
 
 import matplotlib.pyplot as plt
 import numpy as np

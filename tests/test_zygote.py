@@ -8,6 +8,7 @@ import time
 import pytest
 
 from autograde import sandbox
+
 from conftest import ROOT
 
 
@@ -124,7 +125,8 @@ def test_killing_the_relay_kills_the_kernel(spool):
         kc = km.client()
         kc.start_channels()
         await kc.wait_for_ready(timeout=60)
-        kc.execute(f"import subprocess; subprocess.Popen(['sh', '-c', 'while true; do echo . >> {beat}; sleep 0.1; done'])")
+        loop = f"while true; do echo . >> {beat}; sleep 0.1; done"
+        kc.execute(f"import subprocess; subprocess.Popen(['sh', '-c', {loop!r}])")
         await asyncio.sleep(1.0)
         os.kill(km.provisioner.process.pid, signal.SIGKILL)
         kc.stop_channels()
@@ -161,7 +163,8 @@ def test_a_course_under_tmp_stays_hidden_and_read_only_around_the_working_copy(t
 
 
 def test_dev_is_read_only_and_shm_private(spool):
-    code = ("import os\ntry:\n    open('/dev/stash', 'w')\n    print('written')\nexcept OSError as e:\n    print(e.errno)\n"
+    code = ("import os\ntry:\n    open('/dev/stash', 'w')\n    print('written')\n"
+            "except OSError as e:\n    print(e.errno)\n"
             "open('/dev/shm/x', 'w').write('x'); print(os.listdir('/dev/shm'))\n")
     (out,), errors, _, _ = run(spool / "alice" / "a1", [code])
     assert out.split("\n")[:2] == ["30", "['x']"] and not errors

@@ -11,7 +11,8 @@ LOOP_NEW_ADAM = ("    loss_fn = nn.MSELoss()\n    losses = []\n    for _ in rang
 ROOT = "return float((-b + np.sqrt(b * b - 4 * c)) / 2)"
 
 WRONG = [
-    Wrong("param_count", PARAMS, "return int(d_in * M + M * M + M * d_out)", ("test_param_count",), "forgets the biases"),
+    Wrong("param_count", PARAMS, "return int(d_in * M + M * M + M * d_out)", ("test_param_count",),
+          "forgets the biases"),
     Wrong("param_count", PARAMS, "return int((d_in * M + M) + (M * M + M) + M * d_out)", ("test_param_count",),
           "forgets the output bias"),
     Wrong("param_count", PARAMS, "return int(M * M + 18 * M + 8)", ("test_param_count",),
@@ -38,13 +39,14 @@ WRONG = [
     Wrong("train_model", "losses.append(loss.item())", "losses.append(loss_fn(model(x), y).item())",
           ("test_train_model",), "records the loss after the update"),
     Wrong("train_model", "lr=lr)", "lr=1e-3)", ("test_train_model",), "ignores the lr argument"),
-    Wrong("threshold_width", ROOT, "return float(np.ceil((-b + np.sqrt(b * b - 4 * c)) / 2))", ("test_threshold_width",),
-          "rounds the width up to an integer"),
+    Wrong("threshold_width", ROOT, "return float(np.ceil((-b + np.sqrt(b * b - 4 * c)) / 2))",
+          ("test_threshold_width",), "rounds the width up to an integer"),
     Wrong("threshold_width", "c = d_out - d_out * n_train", "c = d_out - n_train", ("test_threshold_width",),
           "one equation per sample instead of one per output"),
     Wrong("threshold_width", "c = d_out - d_out * n_train", "c = -d_out * n_train", ("test_threshold_width",),
           "forgets the output biases in the count"),
-    Wrong("threshold_width", "b = d_in + d_out + 2", "b = 18", ("test_threshold_width",), "hard-codes d_in = d_out = 8"),
+    Wrong("threshold_width", "b = d_in + d_out + 2", "b = 18", ("test_threshold_width",),
+          "hard-codes d_in = d_out = 8"),
     Wrong("sweep_landmarks", "first = 0 if fails.size == 0 else fails[-1] + 1",
           "first = int(np.argmax(tr < tol))", ("test_sweep_landmarks",),
           "first width below tol, although a wider one fails again"),
