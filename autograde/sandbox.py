@@ -8,7 +8,9 @@ private, there is no network, and the kernel talks to the grader over Unix socke
 space is capped with ``prlimit``, so a memory bomb fails with ``MemoryError`` in its own cell. No
 capability is kept, even when the grader runs as root.
 
-By default the kernel is not started as a new interpreter but forked by a :class:`Zygote`, a process
+Kernels are launched by :class:`SandboxProvisioner`, a jupyter_client kernel provisioner (registered in
+pyproject.toml and named in the kernel spec by :class:`SandboxedKernelManager`). By default the kernel
+is not started as a new interpreter but forked by a :class:`Zygote`, a process
 started once per grading process in this same sandbox with the course's imports loaded; it gives each
 kernel its own namespaces and the same view (:mod:`autograde.zygote`). Where that cannot work, kernels
 start cold, as described above.
@@ -35,6 +37,7 @@ import threading
 from pathlib import Path
 
 from jupyter_client import AsyncKernelManager
+from jupyter_client.provisioning import LocalProvisioner
 from jupyter_core.paths import jupyter_runtime_dir
 
 from . import ROOT, course_root, zygote
@@ -232,44 +235,63 @@ atexit.register(_stop_zygotes)
 multiprocessing.util.Finalize(None, _stop_zygotes, exitpriority=10)  # worker processes of make autograde JOBS=n
 
 
+class SandboxProvisioner(LocalProvisioner):
+    """jupyter_client's local provisioner, launching the kernel sandboxed (forked from a zygote, or cold in
+    bubblewrap), or only memory-limited when the sandbox is off; the settings are its kernel manager's."""
+
+    zygote: Zygote | None = None
+    workdir: Path | None = None
+    ipc_dir: Path | None = None
+
+    async def pre_launch(self, **kwargs):
+        """Talk over Unix sockets in a private folder the sandbox shares with the grader; wrap the command."""
+        km = self.parent
+        if km.sandbox == "bwrap":
+            problem = sandbox_problem()
+            if problem:
+                raise SandboxUnavailable(problem)
+            if not kwargs.get("cwd"):
+                raise SandboxUnavailable("no working copy given for the kernel; refusing to sandbox the current folder")
+            self.workdir = Path(kwargs["cwd"]).resolve()
+            km.sandbox_workdir = str(self.workdir)
+            self.zygote = zygote_for(self.workdir, kwargs.get("env")) if km.warm else None
+        self.ipc_dir = Path(tempfile.mkdtemp(prefix="autograde-kernel-", dir=self.zygote.ctl if self.zygote else None))
+        km.transport, km.ip = "ipc", str(self.ipc_dir / "kernel")
+        km.connection_file = str(self.ipc_dir / "connection.json")
+        kwargs = await super().pre_launch(**kwargs)
+        cmd, mb = kwargs["cmd"], km.memory_limit_mb
+        if km.sandbox != "bwrap":
+            kwargs["cmd"] = limited(cmd, mb)
+        elif self.zygote is not None:
+            kwargs["cmd"] = self.zygote.command(cmd, self.workdir, self.ipc_dir, mb)
+        else:
+            kwargs["cmd"] = bwrap_command(cmd, self.workdir, self.ipc_dir, mb)
+        return kwargs
+
+    async def cleanup(self, restart: bool = False) -> None:
+        """Remove the socket folder with the kernel."""
+        await super().cleanup(restart=restart)
+        if not restart and self.ipc_dir is not None:
+            shutil.rmtree(self.ipc_dir, ignore_errors=True)
+
+
+PROVISIONER = "autograde-sandbox"
+"""The name :class:`SandboxProvisioner` is registered under (``jupyter_client.kernel_provisioners``, pyproject.toml)."""
+
+
 class SandboxedKernelManager(AsyncKernelManager):
-    """A kernel manager whose kernel runs in the sandbox (or only memory-limited when it is off)."""
+    """A kernel manager whose kernels are launched by :class:`SandboxProvisioner`, with its settings."""
 
     sandbox = "bwrap"
     sandbox_workdir: str | None = None
     memory_limit_mb = 4096
     warm = True
     """Fork the kernel from a zygote (:mod:`autograde.zygote`) rather than start a new interpreter."""
-    _zygote: Zygote | None = None
 
-    async def _async_pre_start_kernel(self, **kw):
-        """Use Unix sockets in a private folder, which the sandbox shares with the grader."""
-        if self.sandbox == "bwrap":
-            problem = sandbox_problem()
-            if problem:
-                raise SandboxUnavailable(problem)
-            if not kw.get("cwd"):
-                raise SandboxUnavailable("no working copy given for the kernel; refusing to sandbox the current folder")
-            self.sandbox_workdir = str(Path(kw["cwd"]).resolve())
-            self._zygote = zygote_for(Path(self.sandbox_workdir), kw.get("env")) if self.warm else None
-        parent = self._zygote.ctl if self._zygote else None
-        self._ipc_dir = Path(tempfile.mkdtemp(prefix="autograde-kernel-", dir=parent))
-        self.transport = "ipc"
-        self.ip = str(self._ipc_dir / "kernel")
-        self.connection_file = str(self._ipc_dir / "connection.json")
-        return await super()._async_pre_start_kernel(**kw)
-
-    def format_kernel_cmd(self, extra_arguments=None):
-        """The kernel's command line, sandboxed."""
-        cmd = super().format_kernel_cmd(extra_arguments)
-        if self.sandbox == "bwrap" and self._zygote is not None:
-            return self._zygote.command(cmd, Path(self.sandbox_workdir), self._ipc_dir, self.memory_limit_mb)
-        if self.sandbox == "bwrap":
-            return bwrap_command(cmd, Path(self.sandbox_workdir), self._ipc_dir, self.memory_limit_mb)
-        return limited(cmd, self.memory_limit_mb)
-
-    async def _async_cleanup_resources(self, restart: bool = False):
-        """Remove the socket folder with the kernel."""
-        await super()._async_cleanup_resources(restart=restart)
-        if not restart and getattr(self, "_ipc_dir", None):
-            shutil.rmtree(self._ipc_dir, ignore_errors=True)
+    @property
+    def kernel_spec(self):
+        """The kernel's spec, naming the sandbox's provisioner (jupyter_client's way to choose how kernels launch)."""
+        spec = super().kernel_spec
+        if spec is not None:
+            spec.metadata["kernel_provisioner"] = {"provisioner_name": PROVISIONER}
+        return spec

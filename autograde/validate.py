@@ -19,13 +19,21 @@ def validate(path: Path) -> bool:
     """Print nbgrader's verdict on one notebook; True when it passes."""
     from nbgrader.validator import Validator
 
-    validator = Validator(config=load_config(course_root()))
+    class Recording(Validator):
+        """nbgrader's Validator, keeping the results it prints."""
+
+        results: dict = {}
+
+        def validate(self, filename):
+            """Validate as nbgrader does, and keep the results."""
+            self.results = super().validate(filename)
+            return self.results
+
+    validator = Recording(config=load_config(course_root()))
     validator.stream = sys.stdout
-    results = validator.validate(str(path))
     print(f"== {path}")
-    validator.validate = lambda filename: results  # print the verdict without executing the notebook again
     validator.validate_and_print(str(path))
-    return not any(results.get(key) for key in ("type_changed", "changed", "failed"))
+    return not any(validator.results.get(key) for key in ("type_changed", "changed", "failed"))
 
 
 def main(argv=None) -> int:

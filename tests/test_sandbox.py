@@ -42,22 +42,42 @@ def test_sandbox_limits_memory(tmp_path):
     assert out.returncode != 0 and "MemoryError" in out.stderr
 
 
+def _start(km, **kw) -> list[str]:
+    """Start a kernel with ``km``, shut it down, and return the command that launched it."""
+    async def go():
+        await km.start_kernel(**kw)
+        args = list(km.provisioner.process.args)
+        await km.shutdown_kernel(now=True)
+        return args
+    return asyncio.run(go())
+
+
 def test_missing_bubblewrap_is_reported_and_refused(monkeypatch):
     sandbox.sandbox_problem.cache_clear()
     monkeypatch.setattr(sandbox.shutil, "which", lambda name: None)
     try:
         assert "bubblewrap (bwrap) is not installed" in sandbox.sandbox_problem()
-        km = sandbox.SandboxedKernelManager(kernel_name="python3")
         with pytest.raises(sandbox.SandboxUnavailable, match="not installed"):
-            asyncio.run(km._async_pre_start_kernel(cwd="/tmp"))
+            _start(sandbox.SandboxedKernelManager(kernel_name="python3"), cwd="/tmp")
     finally:
         sandbox.sandbox_problem.cache_clear()
 
 
 def test_no_working_copy_means_no_kernel():
-    km = sandbox.SandboxedKernelManager(kernel_name="python3")
     with pytest.raises(sandbox.SandboxUnavailable, match="no working copy"):
-        asyncio.run(km._async_pre_start_kernel())
+        _start(sandbox.SandboxedKernelManager(kernel_name="python3"))
+
+
+def test_kernels_launch_through_the_registered_sandbox_provisioner(tmp_path):
+    from jupyter_client.provisioning import KernelProvisionerFactory
+
+    assert sandbox.PROVISIONER in KernelProvisionerFactory.instance().get_provisioner_entries()
+    km = sandbox.SandboxedKernelManager(kernel_name="python3")
+    km.warm = False
+    args = _start(km, cwd=str(tmp_path))
+    assert isinstance(km.provisioner, sandbox.SandboxProvisioner)
+    assert args[0] == "bwrap" and km.transport == "ipc"
+    assert not km.provisioner.ipc_dir.exists()  # removed with the kernel
 
 
 def test_a_cold_kernel_holds_no_capability_even_when_grading_as_root(tmp_path):

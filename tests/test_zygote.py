@@ -50,7 +50,7 @@ async def _run(workdir, cells: list[str], warm: bool = True, memory_mb: int = 20
                 elif msg["msg_type"] == "status" and msg["content"]["execution_state"] == "idle":
                     break
             outs.append("".join(text))
-        return outs, errors, km.provisioner.process.pid, km.format_kernel_cmd()
+        return outs, errors, km.provisioner.process.pid, list(km.provisioner.process.args)
     finally:
         kc.stop_channels()
         await km.shutdown_kernel(now=True)
