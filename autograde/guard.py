@@ -193,7 +193,10 @@ class Ledger:
                 self.also.setdefault(key, set()).add(after)
         glob = report.get("globals", {})
         now = report.get("now", {})
-        changed = lambda k, v: self.baseline[k] != v and v not in self.also.get(k, ())  # noqa: E731
+        def changed(key: str, value: str) -> bool:
+            """Whether ``value`` is neither the first fingerprint of ``key`` nor an accepted rebinding of it."""
+            return self.baseline[key] != value and value not in self.also.get(key, ())
+
         severe = {k for k, v in now.items() if changed(k, v)}
         severe |= {k for k, v in report.get("imported", {}).items() if changed(k, v)}
         missing = [k for k in self.baseline if k not in now]

@@ -143,7 +143,6 @@ class Zygote:
 
     def __init__(self, spool: Path, env: dict | None):
         """Start it in the sandbox with the course's imports and wait until it is ready (ZygoteUnusable if not)."""
-        self.spool = spool
         self.ctl = Path(tempfile.mkdtemp(prefix="autograde-zygote-")).resolve()
         self.socket = str(self.ctl / "zygote.sock")
         fonts = font_cache()

@@ -185,6 +185,15 @@ def child(request: dict, fds: list[int], conn: socket.socket, setup: dict) -> in
             os.kill(kernel, int(msg.split()[1]))
 
 
+def _run_or_report(write: int, step) -> None:
+    """In a forked trial process: run ``step``; when it fails, write why to the pipe ``write`` and exit 1."""
+    try:
+        step()
+    except BaseException as exc:
+        os.write(write, f"{type(exc).__name__}: {exc}".encode()[:500])
+        os._exit(1)
+
+
 def self_test(folder: str, setup: dict) -> str | None:
     """Why a child cannot be isolated here (namespaces refused), or None when a trial child could."""
     cwd, ipc = os.path.join(folder, "w"), os.path.join(folder, "i")
@@ -194,25 +203,25 @@ def self_test(folder: str, setup: dict) -> str | None:
     pid = os.fork()
     if pid == 0:
         os.close(read)
-        try:
-            isolate(cwd, ipc, setup)
-            if os.fork() == 0:
-                try:
-                    drop_privileges()
-                    os._exit(0)
-                except BaseException as exc:
-                    os.write(write, f"{type(exc).__name__}: {exc}".encode()[:500])
-                    os._exit(1)
-            _, status = os.wait()
-            os._exit(os.waitstatus_to_exitcode(status))
-        except BaseException as exc:
-            os.write(write, f"{type(exc).__name__}: {exc}".encode()[:500])
-            os._exit(1)
+        _run_or_report(write, lambda: isolate(cwd, ipc, setup))
+        if os.fork() == 0:  # a kernel drops its privileges in the new PID namespace
+            _run_or_report(write, drop_privileges)
+            os._exit(0)
+        _, status = os.wait()
+        os._exit(os.waitstatus_to_exitcode(status))
     os.close(write)
     _, status = os.waitpid(pid, 0)
     message = os.read(read, 1000).decode(errors="replace")
     os.close(read)
     return None if status == 0 else (message or f"trial child exited with status {status}")
+
+
+def _send_error(conn: socket.socket, text: str) -> None:
+    """Tell the relay why it gets no kernel (it may be gone already)."""
+    try:
+        conn.send(f"error {text}".encode()[:4000])
+    except OSError:
+        pass
 
 
 def refusal(conn: socket.socket, request: dict, config: dict) -> str | None:
@@ -266,10 +275,7 @@ def serve(config: dict) -> None:
         except Exception as exc:
             refused = f"{type(exc).__name__}: {exc}"
         if refused:
-            try:
-                conn.send(f"error {refused}".encode()[:4000])
-            except OSError:
-                pass
+            _send_error(conn, refused)
             conn.close()
             for fd in fds:
                 os.close(fd)
@@ -280,10 +286,8 @@ def serve(config: dict) -> None:
             try:
                 os._exit(child(request, fds, conn, setup))
             except BaseException as exc:
-                try:
-                    conn.send(f"error {type(exc).__name__}: {exc}".encode()[:4000])
-                finally:
-                    os._exit(1)
+                _send_error(conn, f"{type(exc).__name__}: {exc}")
+                os._exit(1)
         conn.close()
         for fd in fds:
             os.close(fd)

@@ -182,3 +182,21 @@ def test_the_zygote_serves_only_working_copies_of_its_own_folder(spool, tmp_path
         socket.send_fds(conn, [json.dumps(request).encode()], [0, 1, 2])
         assert conn.recv(4096).decode().startswith("error not a working copy"), cwd
         conn.close()
+
+
+def test_a_zygote_whose_trial_child_cannot_drop_its_privileges_is_refused(tmp_path, monkeypatch, capsys):
+    from pathlib import Path
+
+    from autograde import zygote
+
+    line = '    with open("/proc/sys/kernel/cap_last_cap") as f:'
+    broken = tmp_path / "zygote.py"
+    broken.write_text(Path(zygote.__file__).read_text().replace(line, '    raise OSError("trial failure")\n' + line, 1))
+    monkeypatch.setattr(zygote, "__file__", str(broken))
+    monkeypatch.setattr(sandbox, "_zygotes", {})
+    monkeypatch.setattr(sandbox, "_refused", set())
+    work = (tmp_path / "spool" / "carol" / "a1").resolve()
+    work.mkdir(parents=True)
+    assert sandbox.zygote_for(work, dict(os.environ)) is None
+    assert sandbox._refused == {work.parents[1]}
+    assert "kernels start without a zygote (slower): OSError: trial failure" in capsys.readouterr().err
