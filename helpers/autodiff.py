@@ -22,6 +22,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import reference_names
+
 PRIMITIVES = {
     "square": lambda x: x * x,
     "exp": np.exp,
@@ -33,6 +35,9 @@ PRIMITIVES = {
 
 ARITY = {"square": 1, "exp": 1, "log": 1, "sum": None, "div": 2}
 """Number of inputs of each primitive (None: any number)."""
+
+__getattr__ = reference_names(__name__, ("torch_backward", "torch_z_and_gradients"))
+"""The torch.autograd references, in :mod:`helpers.reference`."""
 
 
 @dataclass
@@ -137,36 +142,6 @@ def z_and_gradients(a, b, rules: dict):
     return z.value, adjoints["a"], adjoints["b"]
 
 
-_TORCH_PRIMITIVES = {
-    "square": lambda x: x * x,
-    "exp": lambda x: x.exp(),
-    "log": lambda x: x.log(),
-    "sum": lambda *xs: sum(xs[1:], xs[0]),
-    "div": lambda x, y: x / y,
-}
-
-
-def torch_backward(op: str, inputs: tuple, g) -> tuple:
-    """The adjoints of a primitive's inputs computed by torch.autograd (float64), as numpy arrays."""
-    import torch
-
-    ts = [torch.tensor(np.asarray(x, dtype=np.float64), requires_grad=True) for x in inputs]
-    out = _TORCH_PRIMITIVES[op](*ts)
-    (out * torch.as_tensor(np.asarray(g, dtype=np.float64))).sum().backward()  # adjoint g, exactly
-    return tuple(t.grad.numpy().copy() for t in ts)
-
-
-def torch_z_and_gradients(a, b):
-    """z(a, b) and its two partial derivatives by torch.autograd, elementwise over arrays."""
-    import torch
-
-    at = torch.tensor(np.asarray(a, dtype=np.float64), requires_grad=True)
-    bt = torch.tensor(np.asarray(b, dtype=np.float64), requires_grad=True)
-    z = torch.log(bt) / (1 + torch.exp(at ** 2) + bt ** 2)
-    z.sum().backward()
-    return z.detach().numpy(), at.grad.numpy(), bt.grad.numpy()
-
-
 def _random_inputs(op: str, n: int | None, rng) -> tuple:
     """Random inputs for a primitive: one value each when ``n`` is None, else arrays of length n."""
     size = None if n is None else n
@@ -177,7 +152,7 @@ def _random_inputs(op: str, n: int | None, rng) -> tuple:
 
 def check_rule(op: str, rule, n: int | None = None, seed: int = 0) -> None:
     """Check a backward rule against torch.autograd at random inputs and output adjoints."""
-    from . import checks
+    from . import checks, reference
 
     rng = np.random.default_rng(seed)
     inputs = _random_inputs(op, n, rng)
@@ -188,7 +163,7 @@ def check_rule(op: str, rule, n: int | None = None, seed: int = 0) -> None:
     if not isinstance(got, (tuple, list)) or len(got) != len(inputs):
         raise checks.CheckFailed(f"{name}: must return a tuple with one adjoint per input "
                                  f"({len(inputs)}), got {got!r:.80}")
-    expected = torch_backward(op, inputs, g)
+    expected = reference.torch_backward(op, inputs, g)
     for i, (gi, ei) in enumerate(zip(got, expected)):
         if n is None:
             checks.close(gi, float(ei), f"{name}, adjoint of input {i}", rtol=1e-10, atol=1e-14)
@@ -198,14 +173,14 @@ def check_rule(op: str, rule, n: int | None = None, seed: int = 0) -> None:
 
 def check_engine(rules: dict, n: int | None = None, seed: int = 0) -> None:
     """Check z and its gradients computed with ``rules`` against torch.autograd at random points."""
-    from . import checks
+    from . import checks, reference
     from .data import points_ab
 
     a, b = points_ab(1 if n is None else n, seed=seed)
     if n is None:
         a, b = float(a[0]), float(b[0])
     z, dz_da, dz_db = z_and_gradients(a, b, rules)
-    ez, ea, eb = torch_z_and_gradients(a, b)
+    ez, ea, eb = reference.torch_z_and_gradients(a, b)
     where = f"at (a, b) = ({a:.4g}, {b:.4g})" if n is None else f"at {n} random points"
     conv = (lambda v: float(v)) if n is None else (lambda v: v)
     checks.close(z, conv(ez), f"z {where}", rtol=1e-10)

@@ -30,11 +30,17 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from . import reference_names
+
 MIN_BUCKETS = 2
 """A plan with fewer buckets is split (networks alternately) so that two workers share the work; this
 does not depend on ``workers``, so neither do the results."""
 
 _relu_backward_ = torch.ops.aten.threshold_backward.grad_input  # gradient where the activation is > 0, else 0
+
+
+__getattr__ = reference_names(__name__, ("network", "reference_train"))
+"""The torch.nn network and training loop the engine reproduces, in :mod:`helpers.reference`."""
 
 
 def layer_shapes(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> list[tuple[int, int]]:
@@ -58,17 +64,6 @@ def flops_per_epoch(M: int, n: int, depth: int = 2, d_in: int = 8, d_out: int = 
 def init_seed(seed: int, M: int) -> int:
     """The torch seed that initialises the network of width ``M`` in run ``seed``."""
     return 1_000_003 * seed + M
-
-
-def network(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8, seed: int = 0,
-            dtype=torch.float32) -> nn.Sequential:
-    """The ``torch.nn`` network of width ``M`` with the engine's initialisation for ``seed``."""
-    with torch.random.fork_rng(devices=[]):
-        torch.manual_seed(init_seed(seed, M))
-        layers = []
-        for k, (o, i) in enumerate(layer_shapes(M, depth, d_in, d_out)):
-            layers += [nn.Linear(i, o, dtype=dtype)] + ([nn.ReLU()] if k < depth else [])
-        return nn.Sequential(*layers)
 
 
 @dataclass(frozen=True)
@@ -190,6 +185,8 @@ class _Bucket:
     """
 
     def __init__(self, widths, seeds, lr, weight_decay, depth, d_in, d_out, dtype):
+        from .reference import network as _network  # each network starts where torch.nn would start it
+
         K, P = len(widths), max(widths)
         self.K = K
         self.shapes = layer_shapes(P, depth, d_in, d_out)
@@ -200,7 +197,7 @@ class _Bucket:
         self.W, self.b = self._views(self.theta)
         self.WT = [W.transpose(1, 2) for W in self.W]
         for k, (M, s) in enumerate(zip(widths, seeds)):
-            net = network(int(M), depth, d_in, d_out, int(s), dtype)
+            net = _network(int(M), depth, d_in, d_out, int(s), dtype)
             linears = [m for m in net if isinstance(m, nn.Linear)]
             for W, b, lin in zip(self.W, self.b, linears):
                 o, i = lin.weight.shape
@@ -580,30 +577,3 @@ def epoch_orders(n: int, seeds, shuffle_seed: int = 0):
     generators = [np.random.default_rng([shuffle_seed, int(s)]) for s in np.atleast_1d(np.asarray(seeds, dtype=int))]
     while True:
         yield np.stack([g.permutation(n) for g in generators])
-
-
-def reference_train(M: int, x, y, *, epochs: int, lr: float = 1e-3, optimizer: str = "adam", depth: int = 2,
-                    seed: int = 0, weight_decay: float = 0.0, batch_size: int | None = None,
-                    shuffle_seed: int = 0, dtype=torch.float64) -> tuple[nn.Sequential, list[float]]:
-    """One network trained alone with ``torch.nn`` and ``torch.optim`` (the per-model loop the engine replaces).
-
-    Returns the trained network and the training loss of every step (before that step's update).
-    """
-    x, y = torch.as_tensor(np.asarray(x), dtype=dtype), torch.as_tensor(np.asarray(y), dtype=dtype)
-    net = network(M, depth, x.shape[1], y.shape[1], seed, dtype)
-    cls = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
-    opt = cls(net.parameters(), lr=lr, weight_decay=weight_decay)
-    loss_fn = nn.MSELoss()
-    n = x.shape[0]
-    orders = epoch_orders(n, [seed], shuffle_seed) if batch_size else None
-    losses = []
-    for _ in range(epochs):
-        order = next(orders)[0] if batch_size else None
-        batches = [slice(None)] if batch_size is None else [order[s:s + batch_size] for s in range(0, n, batch_size)]
-        for sel in batches:
-            opt.zero_grad()
-            loss = loss_fn(net(x[sel]), y[sel])
-            loss.backward()
-            opt.step()
-            losses.append(loss.item())
-    return net, losses

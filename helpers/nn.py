@@ -16,6 +16,8 @@ from typing import Callable
 
 import numpy as np
 
+from . import reference_names
+
 
 @dataclass(frozen=True)
 class Activation:
@@ -36,6 +38,10 @@ class Activation:
         import torch.nn.functional as F
 
         return getattr(F, self.torch_name)
+
+
+__getattr__ = reference_names(__name__, ("torch_forward", "torch_loss_and_grads"))
+"""The torch.autograd references, in :mod:`helpers.reference`."""
 
 
 def _sigmoid(a):
@@ -69,39 +75,6 @@ def count_params(params) -> int:
     return sum(W.size + b.size for W, b in params)
 
 
-def torch_loss_and_grads(x, y, params, psi: Activation):
-    """MSE loss and its gradients by torch.autograd in float64, for one example or a batch.
-
-    Returns ``(loss, [(dW1, db1), ...])`` as a Python float and numpy arrays, for checking a
-    hand-written backward pass.
-    """
-    import torch
-
-    xt = torch.as_tensor(np.asarray(x, dtype=np.float64))
-    yt = torch.as_tensor(np.asarray(y, dtype=np.float64))
-    tensors = [(torch.tensor(W, dtype=torch.float64, requires_grad=True),
-                torch.tensor(b, dtype=torch.float64, requires_grad=True)) for W, b in params]
-    h = xt
-    for k, (W, b) in enumerate(tensors):
-        a = h @ W.T + b
-        h = a if k == len(tensors) - 1 else psi.torch_f(a)
-    loss = ((h - yt) ** 2).mean()
-    loss.backward()
-    grads = [(W.grad.numpy().copy(), b.grad.numpy().copy()) for W, b in tensors]
-    return float(loss.detach()), grads
-
-
-def torch_forward(x, params, psi: Activation) -> np.ndarray:
-    """The network's output computed by torch in float64, for one example or a batch."""
-    import torch
-
-    h = torch.as_tensor(np.asarray(x, dtype=np.float64))
-    for k, (W, b) in enumerate(params):
-        a = h @ torch.as_tensor(W).T + torch.as_tensor(b)
-        h = a if k == len(params) - 1 else psi.torch_f(a)
-    return h.numpy().copy()
-
-
 def _fresh(params) -> list[tuple]:
     """Copies of the parameters, so a function under test cannot change the reference's."""
     return [(W.copy(), b.copy()) for W, b in params]
@@ -122,16 +95,17 @@ def _cases(shapes, activations, seed: int, batch: int | None):
 
 def check_forward(fn, shapes, activations=("tanh",), seed: int = 0, batch: int | None = None) -> None:
     """Compare ``fn(x, params, psi)`` (a batch X when ``batch`` is set) with torch for each shape (I, K, L, O)."""
-    from . import checks
+    from . import checks, reference
 
     for where, psi, params, x, _ in _cases(shapes, activations, seed, batch):
         name = f"{getattr(fn, '__name__', 'forward')}({where})"
-        checks.close(fn(x.copy(), _fresh(params), psi), torch_forward(x, params, psi), name, rtol=1e-10, atol=1e-12)
+        checks.close(fn(x.copy(), _fresh(params), psi), reference.torch_forward(x, params, psi), name,
+                     rtol=1e-10, atol=1e-12)
 
 
 def check_backward(fn, shapes, activations=("tanh",), seed: int = 0, batch: int | None = None) -> None:
     """Compare ``fn(x, y, params, psi) -> (loss, grads)`` with torch.autograd for each shape (I, K, L, O)."""
-    from . import checks
+    from . import checks, reference
 
     for where, psi, params, x, y in _cases(shapes, activations, seed, batch):
         name = f"{getattr(fn, '__name__', 'backward')}({where})"
@@ -139,6 +113,6 @@ def check_backward(fn, shapes, activations=("tanh",), seed: int = 0, batch: int 
         if not isinstance(result, (tuple, list)) or len(result) != 2:
             raise checks.CheckFailed(f"{name}: must return a pair (loss, grads), got {type(result).__name__}")
         loss, grads = result
-        exp_loss, exp_grads = torch_loss_and_grads(x, y, params, psi)
+        exp_loss, exp_grads = reference.torch_loss_and_grads(x, y, params, psi)
         checks.close(loss, exp_loss, f"{name}: loss", rtol=1e-10)
         checks.params_close(grads, exp_grads, f"{name}: gradients", rtol=1e-10, atol=1e-12)

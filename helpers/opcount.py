@@ -120,3 +120,7 @@ def count_macs(fn, *args, **kwargs):
     counter = _Counter()
     result = fn(*_wrap(_unwrap(args), counter), **_wrap(_unwrap(kwargs), counter))
     return _unwrap(result), counter.total
+
+
+count_macs.runs_with_answers = True
+"""The grader runs it next to the code it measures (in the submission's kernel), not in the judge."""

@@ -21,8 +21,11 @@ import numpy as np
 import torch
 from tqdm.auto import tqdm
 
-from .batched import cheapest_groups
+from . import reference_names
 from .data import linear_teacher_data
+
+__getattr__ = reference_names(__name__, ("train_gd", "GDRun"))
+"""Gradient descent on one network, in :mod:`helpers.reference`."""
 
 
 def balanced_init(m: int, d: int, scale: float, rng: np.random.Generator) -> tuple[np.ndarray, np.ndarray]:
@@ -40,39 +43,6 @@ def output(X: np.ndarray, W: np.ndarray, a: np.ndarray) -> np.ndarray:
 def loss(X: np.ndarray, y: np.ndarray, W: np.ndarray, a: np.ndarray) -> float:
     """The training loss ``(1/2n) Σ (h(x_k) − y_k)²``."""
     return float(0.5 * np.mean((output(X, W, a) - y) ** 2))
-
-
-@dataclass
-class GDRun:
-    """One gradient-descent run: the loss before every step, snapshots ``{step: (W, a)}`` and the final parameters."""
-
-    losses: np.ndarray
-    snapshots: dict
-    W: np.ndarray
-    a: np.ndarray
-
-
-def train_gd(X, y, W, a, lr: float, steps: int, snapshots=(), desc: str | None = None) -> GDRun:
-    """Full-batch gradient descent on ``L`` from ``(W, a)`` (not modified); snapshots may be at 0 and ``steps``."""
-    X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
-    W, a = np.array(W, dtype=float), np.array(a, dtype=float)
-    n = len(y)
-    want = set(int(s) for s in snapshots)
-    snaps, losses = {}, np.empty(steps)
-    for t in tqdm(range(steps), desc=desc, disable=desc is None, mininterval=0.5):
-        if t in want:
-            snaps[t] = (W.copy(), a.copy())
-        pre = W @ X.T  # (m, n)
-        h = np.maximum(pre, 0.0)
-        r = h.T @ a - y
-        losses[t] = 0.5 * (r @ r) / n
-        g_a = h @ r / n
-        g_W = ((pre > 0) * r) @ X * (a[:, None] / n)
-        a -= lr * g_a
-        W -= lr * g_W
-    if steps in want:
-        snaps[steps] = (W.copy(), a.copy())
-    return GDRun(losses, snaps, W, a)
 
 
 def ols(X: np.ndarray, y: np.ndarray) -> np.ndarray:
@@ -109,6 +79,8 @@ class Sweep:
 
 def plan_buckets(ns, overhead: int = 40) -> list[list[int]]:
     """Split sorted sample sizes into consecutive groups minimising Σ (size × largest n) + overhead per group."""
+    from .batched import cheapest_groups
+
     return cheapest_groups(sorted(ns), lambda n: n, overhead)
 
 
@@ -131,7 +103,7 @@ def _train_bucket(X, Y, w, W, A, lr, steps, bar):
 
 
 def threshold_sweep(ns, seeds, scales, d: int = 5, m: int = 100, lr: float = 0.3, steps: int = 8000,
-                    noise_var: float = 0.09, n_test: int = 5000, dtype=torch.float32,
+                    noise_var: float = 0.09, n_test: int = 5000, dtype=None,
                     desc: str | None = None) -> Sweep:
     """Train a two-layer ReLU network from the balanced initialisation for every (scale, seed, n) and compare with OLS.
 
@@ -140,6 +112,7 @@ def threshold_sweep(ns, seeds, scales, d: int = 5, m: int = 100, lr: float = 0.3
     Networks are trained in ``dtype`` for ``steps`` steps of full-batch GD at learning rate ``lr``; losses are
     evaluated in float64.
     """
+    dtype = torch.float32 if dtype is None else dtype
     ns, seeds, scales = np.asarray(ns, int), np.asarray(seeds, int), np.asarray(scales, float)
     test = linear_teacher_data(n_test, d, seed=10**6, noise_var=noise_var)
     shape = (len(scales), len(seeds), len(ns))
@@ -154,6 +127,8 @@ def threshold_sweep(ns, seeds, scales, d: int = 5, m: int = 100, lr: float = 0.3
             out["ols_train"][:, j, k] = 0.5 * np.mean((D.x @ beta - D.y) ** 2)
             out["ols_test"][:, j, k] = 0.5 * np.mean((test.x @ beta - test.y) ** 2)
     bar = tqdm(total=len(jobs) * steps, desc=desc, disable=desc is None, unit="net-step", mininterval=0.5)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the networks are small: one thread is fastest
     for group in plan_buckets(sorted(set(ns.tolist()))):
         members = [job for job in jobs if ns[job[2]] in group]
         N, B = max(group), len(members)
@@ -174,4 +149,5 @@ def threshold_sweep(ns, seeds, scales, d: int = 5, m: int = 100, lr: float = 0.3
             out["train"][i, j, k] = loss(D.x, D.y, Wb, ab)
             out["test"][i, j, k] = loss(test.x, test.y, Wb, ab)
     bar.close()
+    torch.set_num_threads(threads)
     return Sweep(ns, seeds, scales, **out)
