@@ -39,7 +39,7 @@ does not depend on ``workers``, so neither do the results."""
 _relu_backward_ = torch.ops.aten.threshold_backward.grad_input  # gradient where the activation is > 0, else 0
 
 
-__getattr__ = reference_names(__name__, ("network", "reference_train"))
+__getattr__ = reference_names(__name__, ("network", "reference_train", "n_params"))
 """The torch.nn network and training loop the engine reproduces, in :mod:`helpers.reference`."""
 
 
@@ -47,11 +47,6 @@ def layer_shapes(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> list[
     """``(fan_out, fan_in)`` of every linear layer of the network of width ``M``."""
     sizes = [d_in] + [M] * depth + [d_out]
     return list(zip(sizes[1:], sizes[:-1]))
-
-
-def n_params(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> int:
-    """Number of weights and biases of the network of width ``M``."""
-    return sum(o * i + o for o, i in layer_shapes(M, depth, d_in, d_out))
 
 
 def flops_per_epoch(M: int, n: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> int:

@@ -2,10 +2,11 @@
 
 torch.autograd's gradients of the MLP of assignment 1 and of its primitives, finite differences and SGD
 for the 1-D network of assignment 5, gradient descent for the two-layer networks, and the ``torch.nn``
-network and training loop the width-sweep engine reproduces. They live apart from the modules students
-import because they answer graded questions: while a submission is graded, this module is withheld
-from its kernel (the grader's judge has it), so an answer that calls it earns nothing. The modules that
-used to hold them still give them by name (``helpers.nn.torch_forward``, ``helpers.batched.network``, ...).
+network (its parameter count, its training loop) that the width-sweep engine reproduces. They live apart
+from the modules students import because they answer graded questions: while a submission is graded,
+this module is withheld from its kernel (the grader's judge has it), so an answer that calls it earns
+nothing. The modules that used to hold them still give them by name (``helpers.nn.torch_forward``,
+``helpers.batched.network``, ...).
 """
 
 from __future__ import annotations
@@ -187,6 +188,11 @@ def train_gd(X, y, W, a, lr: float, steps: int, snapshots=(), desc: str | None =
     if steps in want:
         snaps[steps] = (W.copy(), a.copy())
     return GDRun(losses, snaps, W, a)
+
+def n_params(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> int:
+    """Number of weights and biases of the network of width ``M``."""
+    return sum(o * i + o for o, i in layer_shapes(M, depth, d_in, d_out))
+
 
 def network(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8, seed: int = 0,
             dtype=torch.float32) -> nn.Sequential:
