@@ -110,7 +110,7 @@ def breakdown(course: Path, table: str) -> str:
     totals = [float(t) for t in re.findall(r"^\S+\s+\S+\s+\S+\s+\S+\s+([0-9.]+)s\s+graded", table, re.M)]
     median = {phase: statistics.median(v) for phase, v in phases.items()}
     total = statistics.median(totals)
-    order = ("kernel start", "guard setup", "locked cells", "answers", "tests", "probes")
+    order = ("kernel start", "bridge", "locked cells", "judge locked cells", "answers", "tests")
     parts = [f"{p} {median[p]:.2f}" for p in order if p in median]
     return (f"BREAKDOWN per submission, seconds, median of {len(totals)}: autograde {total:.2f} = "
             + " + ".join(parts) + f" + nbgrader and the rest {total - median.get('execute', 0.0):.2f}")

@@ -3,14 +3,15 @@
 Configured in ``nbgrader_config.py``, so ``make autograde``, ``make feedback`` and the plain
 nbgrader commands all use them:
 
-- :class:`HardenedExecute` replaces nbgrader's ``Execute``: the kernel runs sandboxed with a
-  memory limit (:mod:`autograde.sandbox`), forked from a zygote that has the course's imports
-  loaded (:mod:`autograde.zygote`), without the variables that reveal grading; integrity
-  probes run around every test cell (:mod:`autograde.guard`) and a test that ran against replaced
-  tools earns no points; a notebook-wide time limit and an output cap apply; a kernel that dies is
-  restarted, the earlier cells replayed, and only the cell that killed it is lost. What a test
-  cell writes to stderr (a warning, a debug line) is kept as ordinary output, so that a test
-  fails only on a failed check or an error.
+- :class:`HardenedExecute` replaces nbgrader's ``Execute``: the student's cells run in a kernel
+  sandboxed with a memory limit (:mod:`autograde.sandbox`), forked from a zygote that has the course's
+  imports loaded (:mod:`autograde.zygote`), without the variables that reveal grading and without the
+  withheld packages (the reference implementations; ``torch`` where the notebook's metadata says so);
+  every autograded test cell runs in the judge (:mod:`autograde.judge`), in the grader's own process,
+  calling the submission's functions across the boundary with plain data, so that nothing a submission
+  does to its kernel reaches a test; a test fails only on a failed check or an error, never because the
+  code printed or warned; a notebook-wide time limit and an output cap apply; a kernel that dies is
+  restarted, the earlier cells replayed, and only the cell that killed it is lost.
 - :class:`KeepExperimentOutputs` and ``HardenedExecute.run_experiments``: cells tagged
   ``experiment`` (figures and sweeps, no points, no test depends on them) are not re-executed;
   the outputs the student produced stay for manual grading, and grading stays fast.
@@ -37,11 +38,37 @@ from nbgrader.preprocessors import ClearOutput, Execute, NbGraderPreprocessor
 from traitlets import Bool, Integer, Unicode
 
 from . import cores
-from .guard import Ledger, names_used, new_nonce, parse_probe, probe_code, setup_code
+from .judge import Connection, Judge, bridge_setup_code
 from .nbtools import HIDDEN_REGION, grade_id, is_autograded_test, is_experiment, is_locked, is_solution
 
 FLAGS_KEY = "autograde"
 """Notebook metadata key holding ``{"flags": [...]}``; kept through nbgrader's passes (nbgrader_config.py)."""
+
+
+ALWAYS_WITHHELD = ("helpers.reference",)
+"""Withheld from every kernel while grading: the reference implementations the hidden tests compare with."""
+
+
+def source_notebook(config, resources) -> NotebookNode | None:
+    """The instructor's source notebook of the submission being processed, when nbgrader says which it is."""
+    import nbformat
+    from nbgrader.coursedir import CourseDirectory
+
+    info = (resources or {}).get("nbgrader", {})
+    if "assignment" not in info or "notebook" not in info:
+        return None
+    coursedir = CourseDirectory(config=config)
+    path = os.path.join(coursedir.format_path(coursedir.source_directory, ".", info["assignment"]),
+                        info["notebook"] + ".ipynb")
+    return nbformat.read(path, as_version=4) if os.path.exists(path) else None
+
+
+def withheld(config, resources) -> tuple[str, ...]:
+    """What the kernel grading this notebook must not import: the reference implementations, and the packages the
+    source notebook's metadata lists under ``autograde.withheld`` (``torch`` where gradients are written by hand)."""
+    source = source_notebook(config, resources)
+    listed = source.metadata.get(FLAGS_KEY, {}).get("withheld", []) if source is not None else []
+    return tuple(sorted(set(ALWAYS_WITHHELD) | {str(x) for x in listed}))
 
 
 def _flag(nb, text: str) -> None:
@@ -49,13 +76,6 @@ def _flag(nb, text: str) -> None:
     flags = nb.metadata.setdefault(FLAGS_KEY, {}).setdefault("flags", [])
     if text not in flags:
         flags.append(text)
-
-
-def keep_stderr_as_text(cell) -> None:
-    """Turn a test cell's stderr into ordinary output: grades follow the checks, not what the code printed or warned."""
-    for out in cell.get("outputs", []):
-        if out.get("output_type") == "stream" and out.get("name") == "stderr":
-            out["name"] = "stdout"  # nbgrader scores any stderr in a test cell 0; the text stays in the feedback
 
 
 def secure_working_copy(folder: str) -> list[str]:
@@ -85,7 +105,7 @@ def error_output(ename: str, message: str) -> NotebookNode:
 
 
 class HardenedExecute(Execute):
-    """nbgrader's Execute with integrity probes, limits, and recovery from a dead kernel."""
+    """nbgrader's Execute with tests judged outside the kernel, limits, and recovery from a dead kernel."""
 
     notebook_timeout = Integer(600, help="Seconds for the whole notebook; later cells are not run.").tag(config=True)
     max_output_bytes = Integer(1_000_000, help="Output kept per cell; the rest is dropped.").tag(config=True)
@@ -114,6 +134,7 @@ class HardenedExecute(Execute):
         self.km.sandbox = self.sandbox
         self.km.memory_limit_mb = self.memory_limit_mb
         self.km.warm = self.warm_kernels
+        self.km.withheld = getattr(self, "withheld_now", ALWAYS_WITHHELD)
         await super().async_start_new_kernel(**kwargs)
 
     # nbclient binds its synchronous entry points to the base class's coroutines when the class is
@@ -145,42 +166,31 @@ class HardenedExecute(Execute):
         """Add the seconds since ``since`` to ``phase`` of this notebook's time breakdown."""
         self._times[phase] = self._times.get(phase, 0.0) + time.monotonic() - since
 
-    async def _probe(self, protect_new_globals: bool) -> tuple[set, set] | None:
-        """Run an integrity probe; return the (severe, mild) changes, or None when it gave no answer."""
-        nonce, start = new_nonce(), time.monotonic()
-        text, _ = await self._run_private(probe_code(nonce, sorted(self._watch)), timeout=30)
-        self._spent("probes", start)
-        report = parse_probe(text, nonce)
-        if report is None:
-            return None
-        if protect_new_globals:
-            self._ledger.protect({k: v for k, v in report["globals"].items() if k not in self._seen})
-        changes = self._ledger.record(report)
-        self._seen |= set(report["globals"])
-        return changes
+    def _kernel_alive(self) -> bool:
+        """Whether the kernel's process still runs (asked by the judge while it waits for an answer)."""
+        process = getattr(self.km.provisioner, "process", None)
+        return process is not None and process.poll() is None
 
-    async def _start_guard(self) -> None:
-        """Fingerprint the tools the tests use, before any cell of the notebook runs (again after a restart)."""
-        previous = getattr(self, "_ledger", None) if self._guard_ready else None
-        self._ledger = Ledger()
-        if previous is not None:  # what a dead kernel had tampered with is still reported
-            self._ledger.severe |= previous.severe
-            self._ledger.mild |= previous.mild
-        self._seen: set[str] = set()
+    async def _start_bridge(self) -> None:
+        """Give the kernel the bridge the judge talks to, and connect the judge (again after a restart)."""
         start = time.monotonic()
-        await self._run_private(setup_code())
-        self._spent("guard setup", start)
-        self._last_probe = await self._probe(protect_new_globals=False)
+        await self._run_private(bridge_setup_code())
+        self.judge.connect(Connection(self.km.get_connection_info(), self._kernel_alive, self.max_output_bytes))
+        self._spent("bridge", start)
 
     # -- cells ---------------------------------------------------------------------------------
     def preprocess(self, nb, resources=None, km=None):
-        """Execute the notebook, then record the flags raised on the way."""
+        """Execute the notebook with its tests judged outside the kernel, then record the flags raised on the way."""
         self._started = time.monotonic()
         self._times: dict[str, float] = {}
-        self._guard_ready = False
-        self._watch = names_used([c.source for c in nb.cells if is_autograded_test(c)])
         self._bytes: dict[int, int] = {}
-        nb, resources = super().preprocess(nb, resources, km)
+        self._bridge_ready = False
+        self.judge = Judge()
+        self.withheld_now = withheld(self.config, resources)
+        try:
+            nb, resources = super().preprocess(nb, resources, km)
+        finally:
+            self.judge.close()
         self.nb = nb
         folder = (resources or {}).get("metadata", {}).get("path")
         removed = secure_working_copy(folder) if folder and os.path.isdir(folder) else []
@@ -190,36 +200,41 @@ class HardenedExecute(Execute):
         nb.metadata.setdefault(FLAGS_KEY, {})["seconds"] = {k: round(v, 3) for k, v in self._times.items()}
         if self.sandbox != "bwrap":
             _flag(nb, "unsandboxed: graded without the sandbox (HardenedExecute.sandbox = 'none')")
-        ledger = getattr(self, "_ledger", None)
-        if ledger is not None and ledger.severe:
-            _flag(nb, "tampering: " + ", ".join(sorted(ledger.severe)[:8]))
-        if ledger is not None and ledger.mild:
-            _flag(nb, "review: rebinds " + ", ".join(sorted(ledger.mild)[:8]))
         return nb, resources
 
     async def async_execute_cell(self, cell, cell_index, execution_count=None, store_history=True):
-        """Execute one cell under the notebook limit, with probes around test cells."""
+        """Execute one cell under the notebook limit: a test cell in the judge, any other in the kernel."""
         if "kernel start" not in self._times:  # nbclient starts the kernel before the first cell
             self._spent("kernel start", self._started)
         if cell.cell_type != "code" or not cell.source.strip():
             return await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         if is_experiment(cell) and not self.run_experiments:
             return cell  # off the graded path: the student's own outputs stay for manual grading
-        if not self._guard_ready:
-            await self._start_guard()
-            self._guard_ready = True
+        if not self._bridge_ready:
+            await self._start_bridge()
+            self._bridge_ready = True
         if time.monotonic() - self._started > self.notebook_timeout:
             cell.outputs = [error_output("NotebookTimeLimit",
                                          f"not run: the notebook used its {self.notebook_timeout} s")]
             _flag(self.nb, f"time limit: notebook stopped after {self.notebook_timeout} s")
             return cell
-        test = is_autograded_test(cell)
-        before = self._last_probe  # nothing ran in the kernel since the last probe: it is this test's "before"
-        if test and before is None:
-            before = await self._probe(protect_new_globals=False)
-        self._last_probe = None
         name = grade_id(cell) or cell_index
-        start, kind = time.monotonic(), "tests" if test else "answers" if is_solution(cell) else "locked cells"
+        if is_autograded_test(cell):
+            start = time.monotonic()
+            try:
+                cell.outputs, problem = self.judge.run_test(cell.source, name, self.timeout or 60)
+            except Exception as exc:  # the judge's own failure: this test earns nothing, the rest is graded
+                cell.outputs, problem = [error_output("JudgeError", f"{type(exc).__name__}: {exc}")], None
+                _flag(self.nb, f"judge error in cell {name}")
+            self._spent("tests", start)
+            if problem == "died":
+                _flag(self.nb, f"kernel died in cell {name}")
+                await self._restart_and_replay(cell_index)
+            elif problem == "timeout":
+                _flag(self.nb, f"timeout in cell {name}")
+                await self._stop_running(cell_index)
+            return cell
+        start, kind = time.monotonic(), "answers" if is_solution(cell) else "locked cells"
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
         except DeadKernelError:
@@ -234,41 +249,37 @@ class HardenedExecute(Execute):
             self._spent(kind, start)
         if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             _flag(self.nb, f"timeout in cell {name}")
-            if not (await self._run_private("pass", timeout=10))[1]:  # still busy: start afresh
-                await self._restart_and_replay(cell_index)
+            if await self._stop_running(cell_index):
                 return cell
-        if test:
-            keep_stderr_as_text(cell)
-        locked = is_locked(cell)
-        after = self._last_probe = await self._probe(protect_new_globals=bool(locked and not test))
-        if test:
-            severe = set().union(*(c[0] for c in (before, after) if c))
-            if before is None or after is None:
-                cell.outputs.append(error_output("IntegrityCheckFailed", "the integrity probe got no answer"))
-                _flag(self.nb, "tampering: integrity probe silenced")
-            elif severe:
-                cell.outputs.append(error_output(
-                    "IntegrityCheckFailed", "this test ran after the submission replaced "
-                    + ", ".join(sorted(severe)[:5]) + "; it earns no points (flagged for review)"))
+        if is_locked(cell):
+            start = time.monotonic()
+            self.judge.run_locked(cell.source, name, self.timeout or 60)
+            self._spent("judge locked cells", start)
         return cell
 
+    async def _stop_running(self, cell_index: int) -> bool:
+        """Interrupt what still runs in the kernel; restart it when it does not stop. Return whether it restarted."""
+        await self.km.interrupt_kernel()
+        if (await self._run_private("pass", timeout=10))[1]:
+            return False
+        await self._restart_and_replay(cell_index)
+        return True
+
     async def _restart_and_replay(self, dead_index: int) -> None:
-        """Start a fresh kernel and re-run the code cells before ``dead_index`` quietly."""
+        """Start a fresh kernel and re-run the code cells before ``dead_index`` quietly (tests stay in the judge)."""
         workdir = self.km.sandbox_workdir
         await self._async_cleanup_kernel()
         self.km = self.create_kernel_manager()
         await self.async_start_new_kernel(cwd=workdir)
         await self.async_start_new_kernel_client()
-        await self._start_guard()
+        await self._start_bridge()
         lost = ("KernelDied", "CellTimeoutError")
         for cell in self.nb.cells[:dead_index]:
-            if cell.cell_type != "code" or (is_experiment(cell) and not self.run_experiments):
+            skip = is_autograded_test(cell) or (is_experiment(cell) and not self.run_experiments)
+            if cell.cell_type != "code" or skip:
                 continue
             if not any(o.get("ename") in lost for o in cell.get("outputs", [])):
                 await self._run_private(cell.source, timeout=self.timeout or 60)
-                if is_locked(cell) and not is_autograded_test(cell):
-                    await self._probe(protect_new_globals=True)
-        self._last_probe = await self._probe(protect_new_globals=False)
 
     execute_cell = run_sync(async_execute_cell)
 
@@ -329,16 +340,9 @@ class RestoreCellMetadata(NbGraderPreprocessor):
         """Copy metadata from the source notebook's matching cells."""
         import copy
 
-        import nbformat
-        from nbgrader.coursedir import CourseDirectory
-
-        info = resources["nbgrader"]
-        coursedir = CourseDirectory(config=self.config)
-        path = os.path.join(coursedir.format_path(coursedir.source_directory, ".", info["assignment"]),
-                            info["notebook"] + ".ipynb")
-        if not os.path.exists(path):
+        source = source_notebook(self.config, resources)
+        if source is None:
             return nb, resources
-        source = nbformat.read(path, as_version=4)
         by_id = {c.get("id"): c for c in source.cells if grade_id(c)}
         by_text = {c.source.strip(): c for c in source.cells if is_locked(c)}
         present = {grade_id(c) for c in nb.cells if grade_id(c)}

@@ -3,9 +3,8 @@
 from __future__ import annotations
 
 import nbformat
-from nbgrader.utils import determine_grade
 
-from autograde.hardening import error_output, keep_stderr_as_text
+from autograde.hardening import error_output
 
 
 def _test_cell(*outputs):
@@ -14,22 +13,6 @@ def _test_cell(*outputs):
     cell.metadata["nbgrader"] = {"grade": True, "solution": False, "locked": True, "points": 2, "grade_id": "t"}
     cell.outputs = list(outputs)
     return cell
-
-
-def test_a_test_cell_that_only_warned_earns_its_points_and_keeps_the_text():
-    warned = _test_cell(nbformat.v4.new_output("stream", name="stderr", text="RuntimeWarning: overflow in exp\n"),
-                        nbformat.v4.new_output("stream", name="stdout", text="debug line\n"))
-    assert determine_grade(warned) == (0, 2)  # nbgrader alone: any stderr costs the cell
-    keep_stderr_as_text(warned)
-    assert determine_grade(warned) == (2, 2)
-    assert [o.text for o in warned.outputs] == ["RuntimeWarning: overflow in exp\n", "debug line\n"]
-
-
-def test_a_failed_check_still_scores_zero_after_its_stderr_is_kept():
-    failed = _test_cell(nbformat.v4.new_output("stream", name="stderr", text="warning\n"),
-                        error_output("AssertionError", "wrong value"))
-    keep_stderr_as_text(failed)
-    assert determine_grade(failed) == (0, 2)
 
 
 def _nb(*cells):
@@ -81,9 +64,11 @@ def test_feedback_hides_hidden_tests_and_summarises_their_failures():
 
     source = "check(1)\n### BEGIN HIDDEN TESTS\nassert secret_case() == 42\n### END HIDDEN TESTS\n"
     visible_fail = error_output("AssertionError", "f(1) should be 1")
-    visible_fail.traceback = ["Cell In[3], line 1\n----> 1 check(1)", "AssertionError: f(1) should be 1"]
+    visible_fail.traceback = ["Traceback (most recent call last):\n", '  File "<cell t>", line 1, in <module>\n',
+                              "AssertionError: f(1) should be 1"]  # as the judge writes it
     hidden_fail = error_output("AssertionError", "")
-    hidden_fail.traceback = ["Cell In[3], line 3\n----> 3 assert secret_case() == 42", "AssertionError"]
+    hidden_fail.traceback = ["Traceback (most recent call last):\n", '  File "<cell t>", line 3, in <module>\n',
+                             '  File "/x/helpers/checks.py", line 1, in close\n', "AssertionError"]
     cells = [_test_cell(visible_fail), _test_cell(hidden_fail)]
     for cell in cells:
         cell.source = source

@@ -1,0 +1,363 @@
+"""The judge: autograded test cells run in the grader, never in the student's kernel.
+
+The student's notebook runs in its sandboxed kernel; every autograded test cell (the instructor's
+code, as nbgrader restored it from the gradebook) runs here instead, in a namespace of its own, with
+the grader's own builtins, numpy, torch and ``helpers``, which no submission has touched. The
+notebook's locked cells run in both places, so the tests see the instructor's definitions.
+
+A name a test reads that the judge does not define is looked up in the student's kernel
+(:mod:`autograde.bridge`): a module there becomes the same module here (course and scientific
+packages only), a value comes across as plain data (:mod:`autograde.wire`), and a function becomes an
+:class:`Answer`, which calls it in the kernel with plain-data arguments and returns its plain-data
+result, copying back what the call changed in its arguments (a model being trained, an array filled
+in place). Whatever a submission does to its own interpreter (replaced functions, IPython input or
+AST transformers, exception handlers, trace functions, threads) changes only what its functions
+return, never how the test judges it.
+
+Grades follow values: what the test and the student's code print or warn is kept as ordinary output;
+a test fails only when a check fails or the student's code raises.
+"""
+
+from __future__ import annotations
+
+import ast
+import builtins
+import contextlib
+import importlib
+import inspect
+import io
+import json
+import linecache
+import queue
+import secrets
+import time
+import traceback
+import warnings
+from pathlib import Path
+
+from nbformat import NotebookNode
+
+from .wire import WireError, _mutable, decode, encode, update
+
+BRIDGE_FILES = ("wire.py", "bridge.py")
+"""What is sent to the kernel, in order, to make the module ``_autograde_bridge`` there."""
+
+MODULES = {"numpy", "torch", "math", "cmath", "helpers", "random", "itertools", "functools", "collections",
+           "statistics", "scipy"}
+"""Packages whose modules a test may take by the name the notebook gave them."""
+
+MAX_REPLY_CHARS = 256 * 1024 * 1024
+"""Largest text the kernel may send back for one request."""
+
+
+class SubmissionError(Exception):
+    """The submission's code raised while the judge called it."""
+
+    def __init__(self, ename: str, evalue: str, trace: str = ""):
+        """Keep the name, message and traceback of the student's exception."""
+        super().__init__(f"{ename}: {evalue}" if evalue else ename)
+        self.ename, self.evalue, self.trace = ename, evalue, trace
+
+
+class KernelLost(Exception):
+    """The student's kernel died during a call."""
+
+
+class CallTimeout(Exception):
+    """The test cell ran out of time while the student's code ran."""
+
+
+def bridge_setup_code() -> str:
+    """Kernel code that builds ``_autograde_bridge`` from :data:`BRIDGE_FILES` (run when the kernel starts)."""
+    here = Path(__file__).parent
+    texts = [(here / f).read_text() for f in BRIDGE_FILES]
+    return ("def _autograde_bridge_setup(texts):\n"
+            "    import sys, types\n"
+            "    module = types.ModuleType('_autograde_bridge')\n"
+            "    for text in texts:\n"
+            "        exec(text, module.__dict__)\n"
+            "    sys.modules['_autograde_bridge'] = module\n"
+            f"_autograde_bridge_setup({texts!r})\n"
+            "del _autograde_bridge_setup\n")
+
+
+def free_names(source: str) -> set[str]:
+    """Names the code reads that its top level does not bind (assignments, loops, imports, definitions at module
+    level), builtins aside: what the judge may have to take from the kernel."""
+    try:
+        tree = ast.parse(source)
+    except SyntaxError:
+        return set()
+    loads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
+    bound, todo = set(), list(tree.body)
+    while todo:
+        node = todo.pop()
+        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
+            bound.add(node.name)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
+        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
+            bound.add(node.id)
+        if not isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
+            todo.extend(ast.iter_child_nodes(node))
+    return loads - bound - set(dir(builtins))
+
+
+class Connection:
+    """The judge's line to the student's kernel: a second, blocking client of it."""
+
+    def __init__(self, connection_info: dict, alive, max_output_chars: int = 1_000_000):
+        """Connect to the kernel described by ``connection_info``; ``alive()`` says whether it still runs."""
+        from jupyter_client.blocking import BlockingKernelClient
+
+        self.kc = BlockingKernelClient()
+        self.kc.load_connection_info(connection_info)
+        self.kc.start_channels(hb=False)
+        self.alive = alive
+        self.deadline = float("inf")
+        self.max_output_chars = max_output_chars
+        self.printed = 0
+
+    def close(self) -> None:
+        """Stop the client's channels."""
+        self.kc.stop_channels()
+
+    def request(self, function: str, *args: str) -> dict:
+        """Run ``_autograde_bridge.function(nonce, *args)`` in the kernel; echo what the student's code printed
+        on this process's stdout; return the bridge's reply."""
+        nonce = "AUTOGRADE-" + secrets.token_hex(12) + ":"
+        call = ", ".join(repr(a) for a in (nonce, *args))
+        msg_id = self.kc.execute(f"__import__('sys').modules['_autograde_bridge'].{function}({call})",
+                                 store_history=False, allow_stdin=False)
+        chunks, size, failure = [], 0, None
+        while True:
+            remaining = self.deadline - time.monotonic()
+            if remaining <= 0:
+                raise CallTimeout("the test ran out of time while your code ran")
+            try:
+                msg = self.kc.get_iopub_msg(timeout=min(remaining, 1.0))
+            except queue.Empty:
+                if not self.alive():
+                    raise KernelLost("the kernel died while running your code") from None
+                continue
+            if msg["parent_header"].get("msg_id") != msg_id:
+                continue
+            kind, content = msg["msg_type"], msg["content"]
+            if kind == "stream" and size < MAX_REPLY_CHARS:
+                chunks.append(content["text"])
+                size += len(content["text"])
+            elif kind == "error":
+                failure = f"{content.get('ename')}: {content.get('evalue')}"
+            elif kind == "status" and content.get("execution_state") == "idle":
+                break
+        reply = None
+        for i, text in enumerate(chunks):
+            at = text.find(nonce)
+            if at >= 0 and reply is None:
+                end = text.find("\n", at)
+                end = len(text) if end < 0 else end
+                try:
+                    reply = json.loads(text[at + len(nonce):end])
+                except (ValueError, RecursionError):
+                    reply = {"refused": "the kernel's answer could not be read"}
+                chunks[i] = text[:at] + text[end + 1:]
+        self._echo("".join(chunks))
+        if not isinstance(reply, dict):
+            raise SubmissionError("NoAnswer", "the notebook's kernel did not answer the grader"
+                                  + (f" ({failure})" if failure else ""))
+        return reply
+
+    def _echo(self, text: str) -> None:
+        """Show what the student's code printed, up to the output limit."""
+        if text and self.printed < self.max_output_chars:
+            print(text[: self.max_output_chars - self.printed], end="")
+            if self.printed + len(text) > self.max_output_chars:
+                print(f"\n[output beyond {self.max_output_chars} characters dropped]")
+            self.printed += len(text)
+
+    def answer(self, ref: int) -> Answer:
+        """The judge's handle on the kernel's function number ``ref``."""
+        return Answer(self, ref=ref)
+
+    def ref_of(self, obj) -> int:
+        """The kernel's number for a function passed back to it (only the submission's own functions go back)."""
+        if isinstance(obj, Answer) and obj.ref is not None:
+            return obj.ref
+        raise WireError("only the submission's own functions can be passed to its code")
+
+
+class Answer:
+    """A function of the submission (or a course function that measures it), called in the student's kernel."""
+
+    def __init__(self, conn: Connection, ref: int | None = None, course: str | None = None, name: str = ""):
+        """A handle on the kernel's function number ``ref``, or on the course function at dotted path ``course``."""
+        self.conn, self.ref, self.course = conn, ref, course
+        self.__name__ = name or course or f"function {ref}"
+
+    def __repr__(self) -> str:
+        """Say what it stands for."""
+        return f"<{self.__name__} of the submission>"
+
+    def __call__(self, *args, **kwargs):
+        """Call it in the kernel; copy back what the call changed in the arguments; return its result."""
+        target = {"fn": self.ref} if self.ref is not None else {"course": self.course}
+        request = json.dumps({**target, "args": encode(list(args), self.conn.ref_of),
+                              "kwargs": encode(kwargs, self.conn.ref_of)})
+        reply = self.conn.request("call", request)
+        if "raised" in reply:
+            raise SubmissionError(*[str(x) for x in reply["raised"][:3]])
+        if "result" not in reply:
+            raise WireError(f"{self.__name__}: {reply.get('refused', 'no result')}")
+        result = decode(reply["result"], self.conn.answer)
+        for old, new in zip(args, decode(reply["args"], self.conn.answer)):
+            if _mutable(old):
+                update(old, new)
+        new_kwargs = decode(reply["kwargs"], self.conn.answer)
+        for key, old in kwargs.items():
+            if _mutable(old) and key in new_kwargs:
+                update(old, new_kwargs[key])
+        return result
+
+
+class Unreadable:
+    """Stands for a value of the submission that cannot cross: any use raises the reason."""
+
+    def __init__(self, name: str, reason: str):
+        """Remember why."""
+        self._message = f"{name}: {reason}"
+
+    def __getattr__(self, attr):
+        """Raise the reason (an AttributeError for Python's own questions, such as ``__array__``)."""
+        if attr.startswith("__"):
+            raise AttributeError(attr)
+        raise WireError(self._message)
+
+    def __call__(self, *args, **kwargs):
+        """Raise the reason."""
+        raise WireError(self._message)
+
+    def __repr__(self) -> str:
+        """Say it is unreadable."""
+        return f"<unreadable: {self._message}>"
+
+
+class Judge:
+    """One notebook's test cells, run in this process against the submission's kernel."""
+
+    def __init__(self):
+        """Start with an empty namespace and no kernel."""
+        self.ns: dict = {"__name__": "__main__", "__builtins__": builtins}
+        self.borrowed: dict[str, object] = {}  # names looked up in the kernel, with what they were bound to
+        self.conn: Connection | None = None
+
+    def connect(self, conn: Connection) -> None:
+        """Use ``conn`` for the kernel (a new one after a restart)."""
+        if self.conn is not None:
+            self.conn.close()
+        self.conn = conn
+
+    def close(self) -> None:
+        """Disconnect from the kernel."""
+        if self.conn is not None:
+            self.conn.close()
+            self.conn = None
+
+    def _bind(self, source: str) -> None:
+        """Look up in the kernel the names ``source`` reads that the judge has not defined itself."""
+        wanted = sorted(n for n in free_names(source) if n not in self.ns or n in self.borrowed)
+        if not wanted or self.conn is None:
+            return
+        for name in wanted:
+            self.ns.pop(name, None)
+            self.borrowed.pop(name, None)
+        found = self.conn.request("lookup", json.dumps(wanted))
+        for name, what in found.items():
+            if name not in wanted or not isinstance(what, dict):
+                continue
+            if "module" in what:
+                module = str(what["module"])
+                if module.split(".")[0] in MODULES:
+                    with contextlib.suppress(ImportError):
+                        self.ns[name] = importlib.import_module(module)
+                continue
+            try:
+                value = decode(what["value"], self.conn.answer) if "value" in what else None
+                if isinstance(value, Answer):
+                    value.__name__ = name
+            except (WireError, KeyError, ValueError, RecursionError) as exc:
+                value = Unreadable(name, str(exc))
+            if "refused" in what:
+                value = Unreadable(name, str(what["refused"]))
+            self.ns[name] = self.borrowed[name] = value
+
+    def _measuring(self) -> None:
+        """Course functions marked ``runs_with_answers`` (they measure the student's code) run in the kernel."""
+        for name, value in list(self.ns.items()):
+            if inspect.isfunction(value) and getattr(value, "runs_with_answers", False) and self.conn is not None:
+                self.ns[name] = Answer(self.conn, course=f"{value.__module__}.{value.__name__}", name=name)
+
+    def _exec(self, source: str, filename: str) -> None:
+        """Execute instructor code in the judge's namespace; forget borrowed names the code rebound."""
+        linecache.cache[filename] = (len(source), None, source.splitlines(True), filename)
+        try:
+            exec(compile(source, filename, "exec"), self.ns)
+        finally:
+            for name, value in list(self.borrowed.items()):
+                if self.ns.get(name) is not value:
+                    del self.borrowed[name]
+
+    def run_locked(self, source: str, name: str, timeout: float) -> None:
+        """Run a locked cell of the notebook here too, quietly (its outputs are the kernel's)."""
+        if self.conn is not None:
+            self.conn.deadline, self.conn.printed = time.monotonic() + timeout, 0
+        with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
+                warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            try:
+                self._bind(source)
+                self._exec(source, f"<locked cell {name}>")
+            except Exception:  # a locked cell failing here fails in the kernel too; its tests will say so
+                pass
+        self._measuring()
+
+    def run_test(self, source: str, name: str, timeout: float) -> tuple[list[NotebookNode], str | None]:
+        """Run a test cell; return its outputs and what happened to the kernel (None, "timeout" or "died")."""
+        if self.conn is not None:
+            self.conn.deadline, self.conn.printed = time.monotonic() + timeout, 0
+        text, error, problem = io.StringIO(), None, None
+        with contextlib.redirect_stdout(text), contextlib.redirect_stderr(text), warnings.catch_warnings():
+            warnings.simplefilter("default")
+            try:
+                self._bind(source)
+                self._exec(source, f"<cell {name}>")
+            except CallTimeout as exc:
+                error, problem = _error_output("CellTimeoutError", f"stopped after {timeout} s: {exc}"), "timeout"
+            except KernelLost as exc:
+                error, problem = _error_output("KernelDied", f"{exc} (exit, crash or memory); it was restarted "
+                                               "for the next cells"), "died"
+            except BaseException as exc:  # noqa: B036 (a test's own SystemExit or KeyboardInterrupt fails it)
+                error = _test_error(exc)
+        outputs = []
+        if text.getvalue():
+            outputs.append(NotebookNode(output_type="stream", name="stdout", text=text.getvalue()))
+        if error is not None:
+            outputs.append(error)
+        return outputs, problem
+
+
+def _error_output(ename: str, evalue: str, trace: list[str] | None = None) -> NotebookNode:
+    """An error output (nbgrader scores the cell 0)."""
+    return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=trace or [f"{ename}: {evalue}"])
+
+
+def _test_error(exc: BaseException) -> NotebookNode:
+    """The error output of a failed test: the frames from the test cell on, and the student's own traceback."""
+    here = (str(Path(__file__).parent / "judge.py"), str(Path(__file__).parent / "wire.py"))
+    frames = [f for f in traceback.extract_tb(exc.__traceback__) if f.filename not in here]
+    lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
+    if isinstance(exc, SubmissionError):
+        lines.append(f"raised in your code:\n{exc.trace}")
+        return _error_output(exc.ename, exc.evalue, lines + [f"{exc.ename}: {exc.evalue}"])
+    lines += traceback.format_exception_only(type(exc), exc)
+    return _error_output(type(exc).__name__, str(exc), lines)
