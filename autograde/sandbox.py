@@ -103,15 +103,45 @@ KERNEL_ENV = {"JPY_PARENT_PID": "1",  # no parent poller: the parent is outside 
 """Variables every grading kernel gets, whatever the grader's environment."""
 
 
-def sandbox_args(writable: list[Path], chdir: Path, keep_caps: tuple[str, ...] = ()) -> list[str]:
+WITHHELD_STUB = Path(__file__).parent / "withheld"
+"""What stands in for a withheld package (this folder) or module (its ``__init__.py``)."""
+
+
+@functools.lru_cache(maxsize=16)
+def withheld_binds(withheld: tuple[str, ...]) -> list[str]:
+    """bubblewrap arguments that put the stub over each withheld package or module, where a kernel of this
+    environment finds it (asked of a fresh interpreter outside the course folder, as :func:`installed_helpers`)."""
+    if not withheld:
+        return []
+    find = ("import importlib.util, json, sys\nout = {}\nfor name in sys.argv[1:]:\n    try:\n"
+            "        spec = importlib.util.find_spec(name)\n    except (ImportError, ValueError):\n"
+            "        spec = None\n    if spec is not None and spec.origin:\n"
+            "        out[name] = [spec.origin, bool(spec.submodule_search_locations)]\nprint(json.dumps(out))\n")
+    done = subprocess.run([sys.executable, "-c", find, *withheld], cwd="/", capture_output=True, text=True,
+                          check=True, env={"PATH": "/usr/bin:/bin"})
+    args = []
+    for origin, package in json.loads(done.stdout).values():
+        if not os.path.exists(origin):
+            continue
+        if package:  # the stub folder over the package's folder
+            args += ["--ro-bind", str(WITHHELD_STUB), str(Path(origin).parent)]
+        else:
+            args += ["--ro-bind", str(WITHHELD_STUB / "__init__.py"), origin]
+    return args
+
+
+def sandbox_args(writable: list[Path], chdir: Path, keep_caps: tuple[str, ...] = (),
+                 withheld: tuple[str, ...] = ()) -> list[str]:
     """The bubblewrap command line before the command: the machine read-only, the course and the repository
-    hidden, the Python environment and ``helpers`` read-only, ``writable`` folders writable, no network."""
+    hidden, the Python environment and ``helpers`` read-only, the ``withheld`` packages replaced by a stub,
+    ``writable`` folders writable, no network."""
     args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--remount-ro", "/dev", "--tmpfs", "/dev/shm",
             "--proc", "/proc", "--tmpfs", "/tmp"]
     for path in hidden_paths():
         args += ["--tmpfs", str(path)]
     for path in readable_paths():
         args += ["--ro-bind", str(path), str(path)]
+    args += withheld_binds(tuple(withheld))
     for path in writable:
         args += ["--bind", str(path), str(path)]
     fonts = font_cache()
@@ -128,9 +158,10 @@ def sandbox_args(writable: list[Path], chdir: Path, keep_caps: tuple[str, ...] =
     return args + ["--chdir", str(chdir), "--"]
 
 
-def bwrap_command(cmd: list[str], workdir: Path, ipc_dir: Path, memory_mb: int) -> list[str]:
+def bwrap_command(cmd: list[str], workdir: Path, ipc_dir: Path, memory_mb: int,
+                  withheld: tuple[str, ...] = ()) -> list[str]:
     """The kernel command wrapped in bubblewrap and prlimit."""
-    return sandbox_args([workdir, ipc_dir], workdir) + limited(cmd, memory_mb)
+    return sandbox_args([workdir, ipc_dir], workdir, withheld=withheld) + limited(cmd, memory_mb)
 
 
 def limited(cmd: list[str], memory_mb: int) -> list[str]:
@@ -141,21 +172,22 @@ def limited(cmd: list[str], memory_mb: int) -> list[str]:
 class Zygote:
     """A running zygote (:mod:`autograde.zygote`) serving the working copies under one folder."""
 
-    def __init__(self, spool: Path, env: dict | None):
-        """Start it in the sandbox with the course's imports and wait until it is ready (ZygoteUnusable if not)."""
+    def __init__(self, spool: Path, env: dict | None, withheld: tuple[str, ...] = ()):
+        """Start it in the sandbox with the course's imports (but the ``withheld`` packages) and wait until it is
+        ready (ZygoteUnusable if not)."""
         self.ctl = Path(tempfile.mkdtemp(prefix="autograde-zygote-")).resolve()
         self.socket = str(self.ctl / "zygote.sock")
         fonts = font_cache()
         tmp = Path("/tmp")  # a kernel's fresh /tmp covers what the sandbox put there: the zygote rebuilds it
         hidden = {p for p in hidden_paths() if p.is_relative_to(tmp)} | {spool, self.ctl}
-        config = {"preload": preload_modules(), "socket": self.socket, "probe": str(self.ctl / "probe"),
+        config = {"preload": preload_modules(withheld), "socket": self.socket, "probe": str(self.ctl / "probe"),
                   "spool": str(spool), "ctl": str(self.ctl),
                   "hidden": [str(p) for p in sorted(hidden, key=lambda p: len(p.parts))],
                   "readable": [str(p) for p in readable_paths() if p.is_relative_to(tmp)], "env": KERNEL_ENV,
                   "tmp_files": [f"{MPLCONFIGDIR}/{fonts.name}"] if fonts else []}
         # run as root, mapping root into the children's user namespace needs CAP_SETFCAP (their kernels drop it)
         caps = ("CAP_SETFCAP",) if os.getuid() == 0 else ()
-        cmd = sandbox_args([spool, self.ctl], Path("/"), caps) + [
+        cmd = sandbox_args([spool, self.ctl], Path("/"), caps, withheld) + [
             sys.executable, "-c", Path(zygote.__file__).read_text(), "serve", json.dumps(config)]
         self.proc = subprocess.Popen(cmd, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, text=True, env=env,
                                      start_new_session=True)
@@ -188,40 +220,43 @@ class ZygoteUnusable(RuntimeError):
 
 
 ZYGOTE_START_TIMEOUT = 120
-_zygotes: dict[Path, Zygote] = {}
-_refused: set[Path] = set()
+_zygotes: dict[tuple[Path, tuple[str, ...]], Zygote] = {}
+_refused: set[tuple[Path, tuple[str, ...]]] = set()
 _zygote_lock = threading.Lock()
 
 
-def preload_modules() -> list[str]:
-    """What a zygote imports before it forks: a kernel's start-up imports, numpy, torch, every ``helpers`` module."""
+def preload_modules(withheld: tuple[str, ...] = ()) -> list[str]:
+    """What a zygote imports before it forks: a kernel's start-up imports, numpy, torch, every ``helpers`` module,
+    except what is withheld (a kernel must not find it in memory either)."""
     helpers = sorted(f"helpers.{p.stem}" for p in installed_helpers().glob("*.py") if not p.stem.startswith("_"))
     kernel = ["ipykernel.kernelapp", "ipykernel.ipkernel", "ipykernel.debugger", "IPython.core.completerlib",
               "IPython.extensions.storemagic", "sqlite3", "tornado.queues", "tornado.platform.asyncio"]
-    return kernel + ["numpy", "torch", "helpers"] + helpers
+    return [m for m in kernel + ["numpy", "torch", "helpers"] + helpers
+            if not any(m == w or m.startswith(w + ".") for w in withheld)]
 
 
-def zygote_for(workdir: Path, env: dict | None) -> Zygote | None:
-    """The zygote serving ``workdir`` (started on first use), or None where kernels start the classic way:
-    a working copy too close to ``/``, a folder that holds the Python environment, or a machine where the
-    zygote cannot isolate its children (said once on stderr)."""
+def zygote_for(workdir: Path, env: dict | None, withheld: tuple[str, ...] = ()) -> Zygote | None:
+    """The zygote serving ``workdir`` without the ``withheld`` packages (started on first use), or None where
+    kernels start the classic way: a working copy too close to ``/``, a folder that holds the Python
+    environment, or a machine where the zygote cannot isolate its children (said once on stderr)."""
     spool = workdir.parents[1] if len(workdir.parents) >= 3 else None
     if spool is None or any(p == spool or p.is_relative_to(spool)
                             for p in readable_paths() + [Path(tempfile.gettempdir()).resolve()]):
         return None
+    key = (spool, tuple(withheld))
     with _zygote_lock:
-        found = _zygotes.get(spool)
+        found = _zygotes.get(key)
         if found is not None and found.alive():
             return found
-        if spool in _refused:
+        if key in _refused:
             return None
         try:
-            _zygotes[spool] = Zygote(spool, env)
+            _zygotes[key] = Zygote(spool, env, key[1])
         except ZygoteUnusable as exc:
-            _refused.add(spool)
+            _refused.add(key)
             print(f"warning: kernels start without a zygote (slower): {exc}", file=sys.stderr)
             return None
-        return _zygotes[spool]
+        return _zygotes[key]
 
 
 def _stop_zygotes() -> None:
@@ -253,7 +288,7 @@ class SandboxProvisioner(LocalProvisioner):
                 raise SandboxUnavailable("no working copy given for the kernel; refusing to sandbox the current folder")
             self.workdir = Path(kwargs["cwd"]).resolve()
             km.sandbox_workdir = str(self.workdir)
-            self.zygote = zygote_for(self.workdir, kwargs.get("env")) if km.warm else None
+            self.zygote = zygote_for(self.workdir, kwargs.get("env"), km.withheld) if km.warm else None
         self.ipc_dir = Path(tempfile.mkdtemp(prefix="autograde-kernel-", dir=self.zygote.ctl if self.zygote else None))
         km.transport, km.ip = "ipc", str(self.ipc_dir / "kernel")
         km.connection_file = str(self.ipc_dir / "connection.json")
@@ -264,7 +299,7 @@ class SandboxProvisioner(LocalProvisioner):
         elif self.zygote is not None:
             kwargs["cmd"] = self.zygote.command(cmd, self.workdir, self.ipc_dir, mb)
         else:
-            kwargs["cmd"] = bwrap_command(cmd, self.workdir, self.ipc_dir, mb)
+            kwargs["cmd"] = bwrap_command(cmd, self.workdir, self.ipc_dir, mb, km.withheld)
         return kwargs
 
     async def cleanup(self, restart: bool = False) -> None:
@@ -286,6 +321,8 @@ class SandboxedKernelManager(AsyncKernelManager):
     memory_limit_mb = 4096
     warm = True
     """Fork the kernel from a zygote (:mod:`autograde.zygote`) rather than start a new interpreter."""
+    withheld: tuple[str, ...] = ()
+    """Packages and modules replaced by a stub in the kernel (:data:`WITHHELD_STUB`)."""
 
     @property
     def kernel_spec(self):

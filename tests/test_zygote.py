@@ -23,10 +23,11 @@ def spool(tmp_path_factory):
     return root
 
 
-async def _run(workdir, cells: list[str], warm: bool = True, memory_mb: int = 2048, interrupt_after: float = 0):
+async def _run(workdir, cells: list[str], warm: bool = True, memory_mb: int = 2048, interrupt_after: float = 0,
+               withheld: tuple[str, ...] = ()):
     """Start a kernel for ``workdir``, run ``cells``; return (stdout per cell, error names, relay pid, kernel cmd)."""
     km = sandbox.SandboxedKernelManager(kernel_name="python3")
-    km.warm, km.memory_limit_mb = warm, memory_mb
+    km.warm, km.memory_limit_mb, km.withheld = warm, memory_mb, withheld
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     await km.start_kernel(cwd=str(workdir), env=env)
     kc = km.client()
@@ -142,7 +143,7 @@ def test_killing_the_relay_kills_the_kernel(spool):
 def test_without_a_usable_zygote_kernels_start_cold_and_sandboxed(spool, monkeypatch, tmp_path):
     assert sandbox.zygote_for(tmp_path.parents[len(tmp_path.parents) - 2], None) is None  # too close to /
     monkeypatch.setattr(sandbox, "_zygotes", {})
-    monkeypatch.setattr(sandbox, "_refused", {spool})  # as when the zygote's trial child could not be isolated
+    monkeypatch.setattr(sandbox, "_refused", {(spool, ())})  # as when the zygote's trial child could not be isolated
     (out,), _, _, cmd = run(spool / "alice" / "a1", ["import os; print(os.path.exists('../../bob'))"])
     assert cmd[0] == "bwrap" and out.strip() == "False"
 
@@ -198,5 +199,26 @@ def test_a_zygote_whose_trial_child_cannot_drop_its_privileges_is_refused(tmp_pa
     work = (tmp_path / "spool" / "carol" / "a1").resolve()
     work.mkdir(parents=True)
     assert sandbox.zygote_for(work, dict(os.environ)) is None
-    assert sandbox._refused == {work.parents[1]}
+    assert sandbox._refused == {(work.parents[1], ())}
     assert "kernels start without a zygote (slower): OSError: trial failure" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_withheld_packages_are_stubs_in_the_kernel_warm_or_cold(spool, warm):
+    probe = ("import sys, torch, helpers.nn\n"
+             "for use in ('torch.tensor', 'helpers.nn.torch_forward', 'helpers.reference.train_gd'):\n"
+             "    try:\n"
+             "        eval(use)\n"
+             "        print(use, 'AVAILABLE')\n"
+             "    except ImportError as e:\n"
+             "        print(use, 'withheld' if 'not available while' in str(e) else e)\n"
+             "import gc\n"
+             "print('real torch in memory:', any(getattr(m, '__name__', '') == 'torch._C' for m in gc.get_objects()\n"
+             "                                  if type(m) is type(sys)))\n")
+    (out,), errors, _, _ = run(spool / "alice" / "a1", [probe], warm=warm,
+                               withheld=("helpers.reference", "sympy", "torch"))
+    assert errors == [] and out.count("withheld") == 3 and "AVAILABLE" not in out, out
+    assert "real torch in memory: False" in out
+    (out,), _, _, _ = run(spool / "alice" / "a1", ["import torch; print(torch.tensor([1.0]).sum().item())"], warm=warm,
+                          withheld=("helpers.reference",))
+    assert out.strip() == "1.0"
