@@ -1,16 +1,26 @@
 """A corpus of adversarial and malformed submissions, generated for every assignment.
 
 Each entry is built from the assignment's real release and reference solutions, so a new
-assignment is covered without new code. The first assignment gets every attack; the others get the
-attacks whose outcome depends on the assignment's own cells (:data:`PER_ASSIGNMENT`: honest answers that
-print and warn, lying answers, a disguised wrong answer, tampering with the locked cells' globals and with the
-checks, a dead kernel and its replay, duplicated cells, stripped metadata, renamed and malformed files). The
-attacks left out there
-(snooping, an endless loop, a memory bomb, an output flood, another kernel, the remaining tamperings) test
-the sandbox and the grader alone, whatever the notebook holds. :func:`add_corpus` writes the submissions into a course
-and returns what grading them must give: the expected score (computed by running the same answers
-in-process, see :mod:`autograde.inprocess`), flags that must appear, and text the graded notebook
-must or must not contain.
+assignment is covered without new code. The attack classes, each in several variants:
+
+- **the kernel's machinery** (:data:`KERNEL`): IPython input and AST transformers that wrap every
+  later cell in ``try/except``, a custom exception handler, a replaced ``run_cell``, a post-run hook
+  that clears errors, a thread that keeps patching, and the earlier tamperings (numpy, the checks, their
+  code, builtins, a locked cell's globals, detecting the grader). With blank answers they earn 0; with
+  the reference answers (:data:`TAMPER`) the full score: tests run in the judge, out of their reach;
+- **shortcuts** (``SHORTCUTS`` of ``tests/wrong``): answers that call the course's reference code or
+  torch.autograd where the work is done by hand earn nothing for those cells;
+- **honest noise** (:data:`NOISY`): reference answers that print, write to stderr, warn, log and show
+  progress bars keep every point, and their text;
+- lying values, a disguised wrong answer, snooping, planted links, an endless loop, a memory bomb, a
+  dead kernel, an output flood, duplicated cells, stripped metadata, another kernel, renamed and
+  malformed files.
+
+The first assignment gets every entry; the others get :data:`PER_ASSIGNMENT` (the entries whose outcome
+depends on the assignment's own cells). :func:`add_corpus` writes the submissions into a course and
+returns what grading them must give: the expected score (computed by running the honest part of the
+same answers in-process, see :mod:`autograde.inprocess`), flags that must appear, and text the graded
+notebook must or must not contain.
 """
 
 from __future__ import annotations
@@ -35,7 +45,7 @@ from autograde.nbtools import (
     with_solutions,
 )
 
-from wrong import catalogue
+from wrong import catalogue, shortcuts
 
 TAMPER = {
     "numpy": "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n",
@@ -50,10 +60,58 @@ TAMPER = {
     "detect": "import os\nif 'autograded' in os.getcwd() or os.environ.get('NBGRADER_EXECUTION'):\n"
               "    import helpers.checks as _c\n    _c._fail = lambda *a, **k: None\n",
 }
-"""Code that replaces what the tests rely on; each is prepended to the first answer cell."""
+"""Code that replaces what tests used to rely on in the kernel; prepended to the first answer cell."""
 
-PER_ASSIGNMENT = {"noisy", "tamper-global", "tamper-checks", "liar", "detect-env", "resource-exit", "duplicated-cell",
-                  "stripped-metadata", "renamed", "broken-json", "empty-file"}
+KERNEL = {
+    "input-transformer": "get_ipython().input_transformers_post.append(\n"
+                         "    lambda lines: ['try:\\n'] + ['    ' + l for l in lines] + ['\\nexcept BaseException:\\n',"
+                         " '    pass\\n'])\n",
+    "ast-transformer": "import ast as _ast\nclass _Quiet(_ast.NodeTransformer):\n"
+                       "    def visit_Module(self, node):\n"
+                       "        handler = _ast.ExceptHandler(type=_ast.Name('BaseException', _ast.Load()), name=None,"
+                       " body=[_ast.Pass()])\n"
+                       "        node.body = [_ast.Try(body=node.body or [_ast.Pass()], handlers=[handler], orelse=[],"
+                       " finalbody=[])]\n"
+                       "        return _ast.fix_missing_locations(node)\n"
+                       "get_ipython().ast_transformers.append(_Quiet())\n",
+    "custom-exc": "get_ipython().set_custom_exc((BaseException,), lambda *a, **k: None)\n",
+    "run-cell": "import IPython.core.interactiveshell as _ish\n_shell = get_ipython()\n"
+                "def _ok(*a, **k):\n    return _ish.ExecutionResult(_ish.ExecutionInfo('', False, False, True, None))\n"
+                "async def _ok_async(*a, **k):\n    return _ok()\n"
+                "_shell.run_cell, _shell.run_cell_async = _ok, _ok_async\n",
+    "post-run-hook": "def _clear(result):\n    result.error_in_exec = None\n    result.error_before_exec = None\n"
+                     "get_ipython().events.register('post_run_cell', _clear)\n",
+    "thread": "import threading as _th, time as _t, numpy as _np, helpers.checks as _c\n"
+              "def _patch():\n    while True:\n        _np.allclose = lambda *a, **k: True\n"
+              "        for _n in dir(_c):\n            if callable(getattr(_c, _n)) and not _n.startswith('__'):\n"
+              "                setattr(_c, _n, lambda *a, **k: None)\n        _t.sleep(0.001)\n"
+              "_th.Thread(target=_patch, daemon=True).start()\n",
+}
+"""Attacks on the kernel's execution machinery; each is the whole first answer cell, the other answers blank."""
+
+NOISY_LOGGING = '''
+import functools as _ft, logging as _lg, types as _ty
+from tqdm.auto import tqdm as _tqdm
+_lg.basicConfig(level=_lg.INFO)
+def _logged(f):
+    @_ft.wraps(f)
+    def call(*a, **k):
+        _lg.getLogger("answers").warning("LOGGED %s", f.__name__)
+        for _ in _tqdm(range(3), desc="PROGRESS"):
+            pass
+        return f(*a, **k)
+    return call
+for _k, _v in list(globals().items()):
+    if not _k.startswith('_') and isinstance(_v, _ty.FunctionType) and _v.__module__ == '__main__' \\
+            and not hasattr(_v, '__wrapped__'):
+        globals()[_k] = _logged(_v)
+'''
+"""Appended to every answer cell: the right functions, which log a warning and show a progress bar when called."""
+
+PER_ASSIGNMENT = {"noisy", "noisy-logging", "kernel-input-transformer", "kernel-ast-transformer", "tamper-global",
+                  "tamper-checks", "liar", "detect-env", "resource-exit", "duplicated-cell", "stripped-metadata",
+                  "renamed", "broken-json", "empty-file"} | {f"shortcut-{v}" for v in ("reference", "autograd",
+                                                                                       "reference-module")}
 """The corpus entries every assignment gets; the first assignment gets all of them."""
 
 LIAR = '''
@@ -154,18 +212,6 @@ def _expected(source, cwd: Path, replace: dict[str, str]) -> float:
     return sum(run_cells(with_solutions(source, source, replace=replace), cwd=cwd).values())
 
 
-def _before_first_answer(source) -> float:
-    """Points of test cells placed before the first answer cell (they run before any tampering)."""
-    points, first = autograded_points(source), _code_answers(source)[0]
-    total = 0.0
-    for cell in source.cells:
-        if grade_id(cell) == first:
-            break
-        if is_autograded_test(cell):
-            total += points[grade_id(cell)]
-    return total
-
-
 def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
     """Write the corpus into ``course/autograde/submitted``; return expectations by (student, assignment)."""
     expect: dict[tuple[str, str], Expect] = {}
@@ -194,10 +240,19 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         def answered(replace, release=release, source=source):
             return with_solutions(release, source, replace=replace)
 
-        kept = _before_first_answer(source)
-        for attack, code in TAMPER.items():
+        for attack, code in TAMPER.items():  # the reference answers after a tampering: every point, nothing flagged
             put(f"tamper-{attack}", answered({first: code + _reference(source, first)}))
-            expect[f"tamper-{attack}", a] = Expect(score=kept, flags=["tampering"])
+            expect[f"tamper-{attack}", a] = Expect(score=full)
+        for attack, code in KERNEL.items():  # blank answers after an attack on the kernel's machinery: nothing
+            put(f"kernel-{attack}", with_solutions(release, source, replace={first: code}, only={first}))
+            expect[f"kernel-{attack}", a] = Expect(score=0)
+        for attack, code in TAMPER.items():
+            put(f"kernel-tamper-{attack}", with_solutions(release, source, replace={first: code}, only={first}))
+            expect[f"kernel-tamper-{attack}", a] = Expect(score=0)
+        for variant, cells in shortcuts(a).items():  # the delegated cells earn nothing, the honest ones their points
+            put(f"shortcut-{variant}", answered(cells))
+            honest = with_solutions(release, source, only=set(answers) - set(cells))
+            expect[f"shortcut-{variant}", a] = Expect(score=sum(run_cells(honest, cwd=cwd).values()))
 
         lies = {gid: _reference(source, gid) + "\n" + LIAR for gid in answers}
         put("liar", answered(lies))  # numbers lie and fail the checks; objects such as a torch model do not lie
@@ -206,6 +261,9 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         noisy = {gid: _reference(source, gid) + "\n" + NOISY for gid in answers}
         put("noisy", answered(noisy))  # honest answers that print and warn keep every point, and the text
         expect["noisy", a] = Expect(score=full, contains=["NOISY-DEBUG", "NOISY-STDERR"])
+        logging = {gid: _reference(source, gid) + "\n" + NOISY_LOGGING for gid in answers}
+        put("noisy-logging", answered(logging))
+        expect["noisy-logging", a] = Expect(score=full, contains=["LOGGED"])
 
         if wanted("silent-failures", a):  # the other answers blank: their tests must still fail
             quiet = with_solutions(release, source, replace={first: SILENT_FAILURES + _reference(source, first)},

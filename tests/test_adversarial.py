@@ -76,7 +76,7 @@ def test_summary_reports_graded_flagged_and_failed(course):
     summary = re.search(r"(\d+) graded, (\d+) flagged, (\d+) not graded", out)
     assert summary, out[-2000:]
     assert int(summary.group(2)) >= 10 and int(summary.group(3)) >= 4
-    assert "flagged  tamper-numpy/" in out and "failed   broken-json/" in out
+    assert "flagged  resource-exit/" in out and "failed   broken-json/" in out
     print(f"corpus graded in {course.seconds:.0f} s with JOBS=2")
 
 

@@ -15,9 +15,10 @@ from autograde.inprocess import run_cells
 from autograde.nbtools import autograded_points, cell_by_id, read, replace_in_solution, stubbed, with_solutions
 
 from conftest import NOTEBOOKS, ROOT
-from wrong import catalogue
+from wrong import catalogue, shortcuts
 
 CASES = [(a, n, w) for a, n in NOTEBOOKS for w in catalogue(a)]
+SHORTCUTS = [(a, n, v) for a, n in NOTEBOOKS for v in shortcuts(a)]
 
 
 def _source(assignment, name):
@@ -61,3 +62,18 @@ def test_every_autograded_cell_has_three_wrong_implementations(assignment, name)
     assert not short, f"autograded cells with fewer than 3 known-wrong implementations: {short}"
     for w in catalogue(assignment):
         cell_by_id(source, w.cell)  # every catalogue entry names a real solution cell
+
+
+@pytest.mark.parametrize("assignment,name,variant", SHORTCUTS)
+def test_each_shortcut_would_score_where_the_reference_code_is_reachable(assignment, name, variant):
+    """The corpus's shortcuts are real ones: run where the reference code and torch are importable (in this
+    process), they earn more than the honest rest of the same answers; graded, they must not (test_adversarial)."""
+    source = _source(assignment, name)
+    release = read(ROOT / "release" / assignment / f"{name}.ipynb")
+    cells = shortcuts(assignment)[variant]
+    answers = {c.metadata["nbgrader"]["grade_id"] for c in source.cells
+               if c.metadata.get("nbgrader", {}).get("solution") and c.cell_type == "code"}
+    cwd = ROOT / "source" / assignment
+    delegated = sum(run_cells(with_solutions(release, source, replace=cells), cwd=cwd).values())
+    honest = sum(run_cells(with_solutions(release, source, only=answers - set(cells)), cwd=cwd).values())
+    assert delegated > honest

@@ -127,3 +127,37 @@ WRONG = [
     Wrong("min_norm_sq", NORM, "return float(2 * np.sum(np.abs(y) * np.linalg.norm(X, axis=1)))", ("test_min_norm_sq",),
           "multiplies by ‖x_k‖"),
 ]
+
+_AUTOGRAD = '''import numpy as np
+import torch
+
+
+def _by_autograd(x, y, theta, w_h):
+    xs = torch.as_tensor(np.atleast_1d(np.asarray(x, dtype=float)))
+    ys = torch.as_tensor(np.atleast_1d(np.asarray(y, dtype=float)))
+    t = torch.tensor(np.asarray(theta, dtype=float), requires_grad=True)
+    w = torch.tensor(np.asarray(w_h, dtype=float), requires_grad=True)
+    hidden = torch.relu(xs[:, None] * w[0] + w[1])
+    out = torch.relu(hidden @ t[:-1] + t[-1])
+    loss = ((out - ys) ** 2).mean() / 2
+    loss.backward()
+    return t.grad.numpy(), w.grad.numpy()
+
+
+def {name}(x, y, theta, w_h):
+    return _by_autograd(x, y, theta, w_h)
+'''
+
+SHORTCUTS = {
+    "reference": {  # the course's stacked SGD trainer and finite differences
+        "train_sgd": "from helpers import relu1d\ndef train_sgd(x, y, theta, w_h, lr, n_iter, rng):\n"
+                     "    return relu1d.train_sgd_stack(x, y, [(theta, w_h)], lr, n_iter, rng).params[0]\n",
+        "grad_batch": "from helpers.reference import numerical_gradients\ndef grad_batch(x, y, theta, w_h):\n"
+                      "    return numerical_gradients(x, y, theta, w_h, eps=1e-7)\n",
+    },
+    "autograd": {  # torch.autograd written out in the answers
+        "grad_sample": _AUTOGRAD.format(name="grad_sample"),
+        "grad_batch": _AUTOGRAD.format(name="grad_batch"),
+    },
+}
+"""Answers that delegate the gradients and the training loop to the course's reference code or to torch.autograd."""
