@@ -131,3 +131,36 @@ def test_locked_cells_run_in_the_judge_and_their_names_stay_the_judges(kernel, j
     judge.run_locked("limit = 3\n", "setup", 30)
     student("limit = 1000\n")  # the submission rebinds a name a locked cell defined
     assert _grade(judge.run_test("assert limit == 3 and f() == 1\n", "t", 30)[0]) == 1
+
+
+def _cell(source: str, gid: str, **meta):
+    """A code cell with nbgrader metadata."""
+    cell = new_code_cell(source)
+    cell.metadata["nbgrader"] = {"grade_id": gid, "grade": False, "solution": False, "locked": False, **meta}
+    return cell
+
+
+def test_hardened_execute_judges_the_tests_of_a_tiny_notebook_outside_its_kernel(tmp_path):
+    from nbformat.v4 import new_notebook
+
+    from autograde.hardening import FLAGS_KEY, HardenedExecute
+
+    quiet = ("get_ipython().input_transformers_post.append(lambda lines: ['try:\\n'] + ['    ' + l for l in lines]"
+             " + ['\\nexcept BaseException:\\n', '    pass\\n'])\n")
+    nb = new_notebook(cells=[
+        _cell("import numpy as np\nLIMIT = 3\n", "setup", locked=True),
+        _cell("def f(x):\n    print('working on', x)\n    return x + 1\n" + quiet, "answer", solution=True),
+        _cell("assert f(1) == 2 and LIMIT == 3\n", "t_right", grade=True, locked=True, points=1),
+        _cell("assert f(1) == 5\n", "t_wrong", grade=True, locked=True, points=2),
+        _cell("LIMIT = 1000\n", "student_cell"),
+        _cell("assert LIMIT == 3 and np.isclose(f(0.5), 1.5)\n", "t_locked_name", grade=True, locked=True, points=1),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    done, _ = HardenedExecute(sandbox="none", warm_kernels=False, timeout=30).preprocess(
+        nb, {"metadata": {"path": str(tmp_path)}})
+    grades = {c.metadata["nbgrader"]["grade_id"]: determine_grade(c)[0] for c in done.cells
+              if c.metadata["nbgrader"].get("grade")}
+    assert grades == {"t_right": 1, "t_wrong": 0, "t_locked_name": 1}
+    assert "working on 1" in done.cells[2].outputs[0].text
+    assert set(done.metadata[FLAGS_KEY]["seconds"]) >= {"bridge", "tests", "judge locked cells"}
+    assert any("unsandboxed" in f for f in done.metadata[FLAGS_KEY]["flags"])
