@@ -35,7 +35,7 @@ from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat import NotebookNode
 from nbgrader.preprocessors import ClearOutput, Execute, NbGraderPreprocessor
-from traitlets import Bool, Integer, Unicode
+from traitlets import Bool, Enum, Integer, Unicode
 
 from . import cores
 from .judge import Connection, Judge, bridge_setup_code
@@ -115,6 +115,9 @@ class HardenedExecute(Execute):
     run_experiments = Bool(False, help="Re-execute cells tagged 'experiment' (they carry no points).").tag(config=True)
     warm_kernels = Bool(True, help="Fork each sandboxed kernel from a zygote with the course's imports loaded "
                         "(autograde/zygote.py) instead of starting a new interpreter.").tag(config=True)
+    shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate",
+                           help="How the kernel stops after the notebook: 'immediate' (killed, with whatever it "
+                           "started: nothing of it is needed any more) or 'graceful'.").tag(config=True)
 
     def __init__(self, **kw):
         """Start the kernel through the sandboxing kernel manager."""
@@ -175,7 +178,8 @@ class HardenedExecute(Execute):
         """Give the kernel the bridge the judge talks to, and connect the judge (again after a restart)."""
         start = time.monotonic()
         await self._run_private(bridge_setup_code())
-        self.judge.connect(Connection(self.km.get_connection_info(), self._kernel_alive, self.max_output_bytes))
+        self.judge.connect(Connection(self.km.get_connection_info(), self._kernel_alive,
+                                      os.path.dirname(self.km.connection_file), self.max_output_bytes))
         self._spent("bridge", start)
 
     # -- cells ---------------------------------------------------------------------------------
@@ -253,8 +257,14 @@ class HardenedExecute(Execute):
                 return cell
         if is_locked(cell):
             start = time.monotonic()
-            self.judge.run_locked(cell.source, name, self.timeout or 60)
+            problem = self.judge.run_locked(cell.source, name, self.timeout or 60)
             self._spent("judge locked cells", start)
+            if problem == "died":
+                _flag(self.nb, f"kernel died in cell {name}")
+                await self._restart_and_replay(cell_index + 1)
+            elif problem == "timeout":
+                _flag(self.nb, f"timeout in cell {name}")
+                await self._stop_running(cell_index + 1)
         return cell
 
     async def _stop_running(self, cell_index: int) -> bool:

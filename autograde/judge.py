@@ -26,10 +26,12 @@ import contextlib
 import importlib
 import inspect
 import io
-import json
 import linecache
+import os
 import queue
 import secrets
+import select
+import socket
 import time
 import traceback
 import warnings
@@ -37,6 +39,7 @@ from pathlib import Path
 
 from nbformat import NotebookNode
 
+from . import bridge
 from .wire import WireError, _mutable, decode, encode, update
 
 BRIDGE_FILES = ("wire.py", "bridge.py")
@@ -46,8 +49,8 @@ MODULES = {"numpy", "torch", "math", "cmath", "helpers", "random", "itertools", 
            "statistics", "scipy"}
 """Packages whose modules a test may take by the name the notebook gave them."""
 
-MAX_REPLY_CHARS = 256 * 1024 * 1024
-"""Largest text the kernel may send back for one request."""
+MAX_REPLY_BYTES = 256 * 1024 * 1024
+"""Largest reply the kernel may send for one request."""
 
 
 class SubmissionError(Exception):
@@ -59,12 +62,12 @@ class SubmissionError(Exception):
         self.ename, self.evalue, self.trace = ename, evalue, trace
 
 
-class KernelLost(Exception):
-    """The student's kernel died during a call."""
+class KernelLost(BaseException):
+    """The student's kernel died during a call (a BaseException: a test's own ``except Exception`` lets it pass)."""
 
 
-class CallTimeout(Exception):
-    """The test cell ran out of time while the student's code ran."""
+class CallTimeout(BaseException):
+    """The test cell ran out of time while the student's code ran (a BaseException, as :class:`KernelLost`)."""
 
 
 def bridge_setup_code() -> str:
@@ -105,68 +108,128 @@ def free_names(source: str) -> set[str]:
 
 
 class Connection:
-    """The judge's line to the student's kernel: a second, blocking client of it."""
+    """The judge's line to the student's kernel: a second, blocking client of it, and for each test cell a
+    session in which the kernel's bridge answers requests over a Unix socket (:func:`autograde.bridge.serve`)."""
 
-    def __init__(self, connection_info: dict, alive, max_output_chars: int = 1_000_000):
-        """Connect to the kernel described by ``connection_info``; ``alive()`` says whether it still runs."""
+    def __init__(self, connection_info: dict, alive, socket_dir: str, max_output_chars: int = 1_000_000):
+        """Connect to the kernel described by ``connection_info``; ``alive()`` says whether it still runs;
+        ``socket_dir`` is a folder the kernel sees at the same path (its connection file's)."""
         from jupyter_client.blocking import BlockingKernelClient
 
         self.kc = BlockingKernelClient()
         self.kc.load_connection_info(connection_info)
         self.kc.start_channels(hb=False)
-        self.alive = alive
+        self.alive, self.socket_dir = alive, socket_dir
         self.deadline = float("inf")
         self.max_output_chars = max_output_chars
         self.printed = 0
+        self.sock: socket.socket | None = None
+        self.msg_id: str | None = None
 
     def close(self) -> None:
-        """Stop the client's channels."""
+        """End any session and stop the client's channels."""
+        self._drop()
         self.kc.stop_channels()
 
-    def request(self, function: str, *args: str) -> dict:
-        """Run ``_autograde_bridge.function(nonce, *args)`` in the kernel; echo what the student's code printed
-        on this process's stdout; return the bridge's reply."""
-        nonce = "AUTOGRADE-" + secrets.token_hex(12) + ":"
-        call = ", ".join(repr(a) for a in (nonce, *args))
-        msg_id = self.kc.execute(f"__import__('sys').modules['_autograde_bridge'].{function}({call})",
-                                 store_history=False, allow_stdin=False)
-        chunks, size, failure = [], 0, None
-        while True:
-            remaining = self.deadline - time.monotonic()
-            if remaining <= 0:
-                raise CallTimeout("the test ran out of time while your code ran")
+    def _left(self) -> float:
+        """Seconds left before the deadline (CallTimeout when none)."""
+        left = self.deadline - time.monotonic()
+        if left <= 0:
+            self._drop()
+            raise CallTimeout("the test ran out of time while your code ran")
+        return left
+
+    def _open(self) -> socket.socket:
+        """The session's socket: listen, ask the kernel to serve, accept its connection."""
+        if self.sock is not None:
+            return self.sock
+        path = os.path.join(self.socket_dir, f"judge-{secrets.token_hex(8)}.sock")
+        with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as listener:
+            listener.bind(path)
+            os.chmod(path, 0o600)
+            listener.listen(1)
+            listener.settimeout(0.05)
+            self.msg_id = self.kc.execute(f"__import__('sys').modules['_autograde_bridge'].serve({path!r})",
+                                          store_history=False, allow_stdin=False)
             try:
-                msg = self.kc.get_iopub_msg(timeout=min(remaining, 1.0))
-            except queue.Empty:
+                while self.sock is None:
+                    self._left()
+                    try:
+                        self.sock, _ = listener.accept()
+                    except TimeoutError:
+                        if self._drain(0):  # the kernel finished without connecting: its bridge is gone
+                            self.msg_id = None
+                            raise SubmissionError("NoAnswer", "the notebook's kernel did not answer the grader") \
+                                from None
+                        if not self.alive():
+                            raise KernelLost("the kernel died while running your code") from None
+            finally:
+                os.unlink(path)
+        return self.sock
+
+    def request(self, message: dict) -> dict:
+        """Send one request in the session and return the kernel's reply, echoing what the student's code printed."""
+        sock = self._open()
+        try:
+            bridge.send(sock, message)
+            while True:
+                ready, _, _ = select.select([sock], [], [], min(self._left(), 0.5))
+                if ready:
+                    reply = bridge.receive(sock, MAX_REPLY_BYTES)
+                    break
                 if not self.alive():
-                    raise KernelLost("the kernel died while running your code") from None
-                continue
-            if msg["parent_header"].get("msg_id") != msg_id:
+                    raise KernelLost("the kernel died while running your code")
+        except OSError:
+            reply = None
+        except (ValueError, RecursionError) as exc:
+            reply = {"refused": f"the kernel's answer could not be read: {exc}"}
+        self._drain(0)
+        if reply is None:  # the session closed: the kernel died (seen within a moment) or its bridge stopped
+            self._drop()
+            for _ in range(20):
+                if not self.alive():
+                    raise KernelLost("the kernel died while running your code")
+                time.sleep(0.1)
+            raise SubmissionError("NoAnswer", "the notebook's kernel stopped answering the grader")
+        return reply
+
+    def finish(self) -> None:
+        """End the session: tell the kernel, and wait (within the deadline) until its cell is over."""
+        if self.sock is None:
+            return
+        try:
+            bridge.send(self.sock, {"op": "done"})
+        except OSError:
+            pass
+        self.sock.close()
+        self.sock = None
+        while self.msg_id is not None and not self._drain(min(max(self.deadline - time.monotonic(), 0), 5.0)):
+            if time.monotonic() >= self.deadline or not self.alive():
+                break
+        self.msg_id = None
+
+    def _drop(self) -> None:
+        """Abandon the session (a time limit or a dead kernel): the grader interrupts or restarts the kernel."""
+        if self.sock is not None:
+            self.sock.close()
+        self.sock, self.msg_id = None, None
+
+    def _drain(self, timeout: float) -> bool:
+        """Echo the session cell's output that has arrived (waiting up to ``timeout`` s for more); True once the
+        kernel is idle again."""
+        end = time.monotonic() + timeout
+        while True:
+            try:
+                msg = self.kc.get_iopub_msg(timeout=max(0.0, end - time.monotonic()))
+            except queue.Empty:
+                return False
+            if msg["parent_header"].get("msg_id") != self.msg_id:
                 continue
             kind, content = msg["msg_type"], msg["content"]
-            if kind == "stream" and size < MAX_REPLY_CHARS:
-                chunks.append(content["text"])
-                size += len(content["text"])
-            elif kind == "error":
-                failure = f"{content.get('ename')}: {content.get('evalue')}"
+            if kind == "stream":
+                self._echo(content["text"])
             elif kind == "status" and content.get("execution_state") == "idle":
-                break
-        reply = None
-        for i, text in enumerate(chunks):
-            at = text.find(nonce)
-            if at >= 0 and reply is None:
-                end = text.find("\n", at)
-                end = len(text) if end < 0 else end
-                try:
-                    reply = json.loads(text[at + len(nonce):end])
-                except (ValueError, RecursionError):
-                    reply = {"refused": "the kernel's answer could not be read"}
-                chunks[i] = text[:at] + text[end + 1:]
-        self._echo("".join(chunks))
-        if not isinstance(reply, dict):
-            raise SubmissionError("NoAnswer", "the notebook's kernel did not answer the grader"
-                                  + (f" ({failure})" if failure else ""))
-        return reply
+                return True
 
     def _echo(self, text: str) -> None:
         """Show what the student's code printed, up to the output limit."""
@@ -202,9 +265,8 @@ class Answer:
     def __call__(self, *args, **kwargs):
         """Call it in the kernel; copy back what the call changed in the arguments; return its result."""
         target = {"fn": self.ref} if self.ref is not None else {"course": self.course}
-        request = json.dumps({**target, "args": encode(list(args), self.conn.ref_of),
-                              "kwargs": encode(kwargs, self.conn.ref_of)})
-        reply = self.conn.request("call", request)
+        reply = self.conn.request({"op": "call", **target, "args": encode(list(args), self.conn.ref_of),
+                                   "kwargs": encode(kwargs, self.conn.ref_of)})
         if "raised" in reply:
             raise SubmissionError(*[str(x) for x in reply["raised"][:3]])
         if "result" not in reply:
@@ -271,7 +333,7 @@ class Judge:
         for name in wanted:
             self.ns.pop(name, None)
             self.borrowed.pop(name, None)
-        found = self.conn.request("lookup", json.dumps(wanted))
+        found = self.conn.request({"op": "lookup", "names": wanted})
         for name, what in found.items():
             if name not in wanted or not isinstance(what, dict):
                 continue
@@ -307,19 +369,29 @@ class Judge:
                 if self.ns.get(name) is not value:
                     del self.borrowed[name]
 
-    def run_locked(self, source: str, name: str, timeout: float) -> None:
-        """Run a locked cell of the notebook here too, quietly (its outputs are the kernel's)."""
+    def run_locked(self, source: str, name: str, timeout: float) -> str | None:
+        """Run a locked cell of the notebook here too, quietly (its outputs are the kernel's); return what happened
+        to the kernel (None, "timeout" or "died")."""
         if self.conn is not None:
             self.conn.deadline, self.conn.printed = time.monotonic() + timeout, 0
+        problem = None
         with contextlib.redirect_stdout(io.StringIO()), contextlib.redirect_stderr(io.StringIO()), \
                 warnings.catch_warnings():
             warnings.simplefilter("ignore")
             try:
                 self._bind(source)
                 self._exec(source, f"<locked cell {name}>")
+            except CallTimeout:
+                problem = "timeout"
+            except KernelLost:
+                problem = "died"
             except Exception:  # a locked cell failing here fails in the kernel too; its tests will say so
                 pass
+            finally:
+                if self.conn is not None:
+                    self.conn.finish()
         self._measuring()
+        return problem
 
     def run_test(self, source: str, name: str, timeout: float) -> tuple[list[NotebookNode], str | None]:
         """Run a test cell; return its outputs and what happened to the kernel (None, "timeout" or "died")."""
@@ -338,6 +410,9 @@ class Judge:
                                                "for the next cells"), "died"
             except BaseException as exc:  # noqa: B036 (a test's own SystemExit or KeyboardInterrupt fails it)
                 error = _test_error(exc)
+            finally:
+                if self.conn is not None:
+                    self.conn.finish()
         outputs = []
         if text.getvalue():
             outputs.append(NotebookNode(output_type="stream", name="stdout", text=text.getvalue()))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+
 import pytest
 from jupyter_client.manager import start_new_kernel
 from nbformat.v4 import new_code_cell
@@ -29,7 +31,7 @@ def judge(kernel):
     """A judge connected to the kernel."""
     km, _ = kernel
     j = Judge()
-    j.connect(Connection(km.get_connection_info(), km.is_alive))
+    j.connect(Connection(km.get_connection_info(), km.is_alive, os.path.dirname(km.connection_file)))
     yield j
     j.close()
 
