@@ -3,7 +3,9 @@
 The kernel sees the machine read-only, with the course folder and the repository hidden (an empty
 tmpfs over each): no source notebooks, solutions, hidden tests, gradebook or other students'
 files. Only three things are put back: the Python environment and the ``helpers`` package (read
-only), and the submission's own working copy (writable, the kernel's working directory). ``/tmp`` is
+only), and the submission's own working copy (writable, the kernel's working directory). What is
+withheld (:func:`withheld_binds`: the reference implementations, and packages a notebook's answers must
+do without) is covered by a stub that imports but refuses every use. ``/tmp`` is
 private, there is no network, and the kernel talks to the grader over Unix sockets. The address
 space is capped with ``prlimit``, so a memory bomb fails with ``MemoryError`` in its own cell. No
 capability is kept, even when the grader runs as root.
