@@ -166,3 +166,13 @@ def test_hardened_execute_judges_the_tests_of_a_tiny_notebook_outside_its_kernel
     assert "working on 1" in done.cells[2].outputs[0].text
     assert set(done.metadata[FLAGS_KEY]["seconds"]) >= {"bridge", "tests", "judge locked cells"}
     assert any("unsandboxed" in f for f in done.metadata[FLAGS_KEY]["flags"])
+
+
+def test_naming_a_module_never_imports_it_in_the_judge(kernel, judge):
+    import sys
+
+    _, student = kernel
+    student("import types\nweird = types.ModuleType('numpy.f2py.__main__')\nfine = __import__('math')\n")
+    outputs, _ = judge.run_test("weird.anything\n", "t", 30)
+    assert outputs[-1].ename == "NameError" and "numpy.f2py.__main__" not in sys.modules
+    assert _grade(judge.run_test("assert fine.sqrt(4) == 2\n", "t", 30)[0]) == 1
