@@ -83,13 +83,6 @@ def test_boolean_accepts_exact_bools_only():
     fails(checks.boolean, np.array([True]), True, "dead", match="numpy.ndarray")
 
 
-def test_checks_do_not_use_rebindable_numpy_functions(monkeypatch):
-    monkeypatch.setattr(np, "abs", lambda x: 0 * x)
-    monkeypatch.setattr(np, "allclose", lambda *a, **k: True)
-    monkeypatch.setattr(np, "isclose", lambda *a, **k: True)
-    fails(checks.close, np.array([1.0]), np.array([2.0]), match="differ")
-
-
 def test_subclasses_that_could_lie_are_rejected():
     class Liar(float):
         def __float__(self):
