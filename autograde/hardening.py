@@ -26,6 +26,7 @@ nbgrader commands all use them:
 
 from __future__ import annotations
 
+import contextlib
 import os
 import re
 import stat
@@ -278,7 +279,10 @@ class HardenedExecute(Execute):
     async def _restart_and_replay(self, dead_index: int) -> None:
         """Start a fresh kernel and re-run the code cells before ``dead_index`` quietly (tests stay in the judge)."""
         workdir = self.km.sandbox_workdir
-        await self._async_cleanup_kernel()
+        with contextlib.suppress(RuntimeError):  # "No kernel is running!": it is dead already
+            await self.km.shutdown_kernel(now=True)
+        await self.km.cleanup_resources()
+        self.kc.stop_channels()
         self.km = self.create_kernel_manager()
         await self.async_start_new_kernel(cwd=workdir)
         await self.async_start_new_kernel_client()

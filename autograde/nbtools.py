@@ -82,11 +82,10 @@ def stubbed(source_nb):
 
     This is what nbgrader executes when it autogrades an untouched release notebook.
     """
-    from traitlets.config import Config
+    from . import course_root
+    from .course import load_config
 
-    cfg = Config()
-    cfg.ClearSolutions.code_stub = {"python": "# YOUR CODE HERE\nraise NotImplementedError()"}
-    return _preprocess(source_nb, ClearSolutions(config=cfg))
+    return _preprocess(source_nb, ClearSolutions(config=load_config(course_root())))  # the course's own stubs
 
 
 def with_solutions(student_nb, source_nb, only: set[str] | None = None, replace: dict[str, str] | None = None):

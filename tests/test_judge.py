@@ -176,3 +176,21 @@ def test_naming_a_module_never_imports_it_in_the_judge(kernel, judge):
     outputs, _ = judge.run_test("weird.anything\n", "t", 30)
     assert outputs[-1].ename == "NameError" and "numpy.f2py.__main__" not in sys.modules
     assert _grade(judge.run_test("assert fine.sqrt(4) == 2\n", "t", 30)[0]) == 1
+
+
+def test_a_kernel_that_dies_is_restarted_and_replayed_and_the_judge_reconnects(tmp_path):
+    from nbformat.v4 import new_notebook
+
+    from autograde.hardening import FLAGS_KEY, HardenedExecute
+
+    nb = new_notebook(cells=[
+        _cell("def f(x):\n    return x + 1\n", "answer", solution=True),
+        _cell("import os\nos._exit(3)\n", "crash", solution=True),
+        _cell("assert f(1) == 2\n", "t_after", grade=True, locked=True, points=1),
+    ])
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    done, _ = HardenedExecute(sandbox="none", warm_kernels=False, timeout=30).preprocess(
+        nb, {"metadata": {"path": str(tmp_path)}})
+    assert done.cells[1].outputs[-1].ename == "KernelDied"
+    assert determine_grade(done.cells[2])[0] == 1
+    assert "kernel died in cell crash" in done.metadata[FLAGS_KEY]["flags"]
