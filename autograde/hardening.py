@@ -191,6 +191,9 @@ class HardenedExecute(Execute):
         self._bytes: dict[int, int] = {}
         self._bridge_ready = False
         self.judge = Judge()
+        for cell in nb.cells:  # what the locked cells define is the judge's alone, even if one of them never runs
+            if cell.cell_type == "code" and is_locked(cell) and not is_autograded_test(cell):
+                self.judge.reserve(cell.source)
         self.withheld_now = withheld(self.config, resources)
         try:
             nb, resources = super().preprocess(nb, resources, km)
@@ -239,6 +242,18 @@ class HardenedExecute(Execute):
                 _flag(self.nb, f"timeout in cell {name}")
                 await self._stop_running(cell_index)
             return cell
+        if is_locked(cell):  # in the judge first: whatever the kernel then does, the tests get its definitions
+            start = time.monotonic()
+            problem = self.judge.run_locked(cell.source, name, self.timeout or 60)
+            self._spent("judge locked cells", start)
+            if problem == "died":
+                _flag(self.nb, f"kernel died in cell {name}")
+                await self._restart_and_replay(cell_index)
+            elif problem == "timeout":
+                _flag(self.nb, f"timeout in cell {name}")
+                await self._stop_running(cell_index)
+            elif problem:
+                _flag(self.nb, f"review: locked cell {name} {problem}")
         start, kind = time.monotonic(), "answers" if is_solution(cell) else "locked cells"
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
@@ -254,18 +269,7 @@ class HardenedExecute(Execute):
             self._spent(kind, start)
         if any(o.get("ename") == "CellTimeoutError" for o in cell.outputs):
             _flag(self.nb, f"timeout in cell {name}")
-            if await self._stop_running(cell_index):
-                return cell
-        if is_locked(cell):
-            start = time.monotonic()
-            problem = self.judge.run_locked(cell.source, name, self.timeout or 60)
-            self._spent("judge locked cells", start)
-            if problem == "died":
-                _flag(self.nb, f"kernel died in cell {name}")
-                await self._restart_and_replay(cell_index + 1)
-            elif problem == "timeout":
-                _flag(self.nb, f"timeout in cell {name}")
-                await self._stop_running(cell_index + 1)
+            await self._stop_running(cell_index)
         return cell
 
     async def _stop_running(self, cell_index: int) -> bool:

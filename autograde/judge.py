@@ -20,17 +20,18 @@ a test fails only when a check fails or the student's code raises.
 
 from __future__ import annotations
 
-import ast
 import builtins
 import contextlib
 import inspect
 import io
+import json
 import linecache
 import os
 import queue
 import secrets
 import select
 import socket
+import symtable
 import sys
 import time
 import traceback
@@ -40,7 +41,7 @@ from pathlib import Path
 from nbformat import NotebookNode
 
 from . import bridge
-from .wire import WireError, _mutable, decode, encode, update
+from .wire import WireError, decode, encode, update
 
 BRIDGE_FILES = ("wire.py", "bridge.py")
 """What is sent to the kernel, in order, to make the module ``_autograde_bridge`` there."""
@@ -49,8 +50,8 @@ MODULES = {"numpy", "torch", "math", "cmath", "helpers", "random", "itertools", 
            "statistics", "scipy"}
 """Packages whose modules a test may take by the name the notebook gave them (when the judge has loaded them)."""
 
-MAX_REPLY_BYTES = 256 * 1024 * 1024
-"""Largest reply the kernel may send for one request."""
+MAX_REPLY_BYTES = 16 * 1024 * 1024
+"""Largest reply the kernel may send for one request (parsed, JSON can take 30 times as much memory)."""
 
 
 class SubmissionError(Exception):
@@ -85,26 +86,30 @@ def bridge_setup_code() -> str:
 
 
 def free_names(source: str) -> set[str]:
-    """Names the code reads that its top level does not bind (assignments, loops, imports, definitions at module
-    level), builtins aside: what the judge may have to take from the kernel."""
+    """Global names the code reads (at its top level or inside its functions) that its top level does not bind,
+    builtins aside: what the judge may have to take from the kernel. Function arguments and locals are not."""
     try:
-        tree = ast.parse(source)
+        top = symtable.symtable(source, "<cell>", "exec")
     except SyntaxError:
         return set()
-    loads = {n.id for n in ast.walk(tree) if isinstance(n, ast.Name) and isinstance(n.ctx, ast.Load)}
-    bound, todo = set(), list(tree.body)
-    while todo:
-        node = todo.pop()
-        if isinstance(node, (ast.FunctionDef, ast.AsyncFunctionDef, ast.ClassDef)):
-            bound.add(node.name)
-            continue
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
-            bound |= {(a.asname or a.name).split(".")[0] for a in node.names}
-        elif isinstance(node, ast.Name) and not isinstance(node.ctx, ast.Load):
-            bound.add(node.id)
-        if not isinstance(node, (ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp, ast.GeneratorExp)):
-            todo.extend(ast.iter_child_nodes(node))
-    return loads - bound - set(dir(builtins))
+    bound = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
+    read, tables = set(), [top]
+    while tables:
+        table = tables.pop()
+        for sym in table.get_symbols():
+            if sym.is_referenced() and (table is top or sym.is_global()):
+                read.add(sym.get_name())
+        tables.extend(table.get_children())
+    return read - bound - set(dir(builtins))
+
+
+def bound_names(source: str) -> set[str]:
+    """Names the code's top level binds (assignments, imports, definitions)."""
+    try:
+        top = symtable.symtable(source, "<cell>", "exec")
+    except SyntaxError:
+        return set()
+    return {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
 
 
 class Connection:
@@ -150,12 +155,13 @@ class Connection:
             listener.listen(1)
             listener.settimeout(0.05)
             self.msg_id = self.kc.execute(f"__import__('sys').modules['_autograde_bridge'].serve({path!r})",
-                                          store_history=False, allow_stdin=False)
+                                          store_history=False, allow_stdin=False, stop_on_error=False)
             try:
                 while self.sock is None:
                     self._left()
                     try:
                         self.sock, _ = listener.accept()
+                        self.sock.setblocking(False)
                     except TimeoutError:
                         if self._drain(0):  # the kernel finished without connecting: its bridge is gone
                             self.msg_id = None
@@ -167,22 +173,52 @@ class Connection:
                 os.unlink(path)
         return self.sock
 
+    def _wait(self, sock, write: bool = False) -> None:
+        """Wait until the socket can be read (or written), within the deadline, while the kernel lives."""
+        while True:
+            ready = select.select([] if write else [sock], [sock] if write else [], [], min(self._left(), 0.5))
+            if ready[1 if write else 0]:
+                return
+            if not self.alive():
+                raise KernelLost("the kernel died while running your code")
+
+    def _read(self, sock, n: int) -> bytes | None:
+        """``n`` bytes from the session (None if the kernel closes it first), within the deadline."""
+        data = bytearray()
+        while len(data) < n:
+            self._wait(sock)
+            chunk = sock.recv(min(n - len(data), 1 << 20))
+            if not chunk:
+                return None
+            data += chunk
+        return bytes(data)
+
+    def _exchange(self, sock, message: dict) -> dict | None:
+        """Send one message and read the reply (None if the session closed), never waiting past the deadline."""
+        data = json.dumps(message).encode()
+        out = memoryview(bridge.HEADER.pack(len(data)) + data)
+        while out:
+            self._wait(sock, write=True)
+            out = out[sock.send(out[: 1 << 20]):]
+        header = self._read(sock, bridge.HEADER.size)
+        if header is None:
+            return None
+        (size,) = bridge.HEADER.unpack(header)
+        if size > MAX_REPLY_BYTES:
+            raise ValueError(f"a reply of {size} bytes, more than the {MAX_REPLY_BYTES} allowed")
+        body = self._read(sock, size)
+        return None if body is None else json.loads(body)
+
     def request(self, message: dict) -> dict:
         """Send one request in the session and return the kernel's reply, echoing what the student's code printed."""
         sock = self._open()
         try:
-            bridge.send(sock, message)
-            while True:
-                ready, _, _ = select.select([sock], [], [], min(self._left(), 0.5))
-                if ready:
-                    reply = bridge.receive(sock, MAX_REPLY_BYTES)
-                    break
-                if not self.alive():
-                    raise KernelLost("the kernel died while running your code")
+            reply = self._exchange(sock, message)
         except OSError:
             reply = None
         except (ValueError, RecursionError) as exc:
-            reply = {"refused": f"the kernel's answer could not be read: {exc}"}
+            self._drop()
+            raise WireError(f"the kernel's answer could not be read: {exc}") from None
         self._drain(0)
         if reply is None:  # the session closed: the kernel died (seen within a moment) or its bridge stopped
             self._drop()
@@ -198,7 +234,7 @@ class Connection:
         if self.sock is None:
             return
         try:
-            bridge.send(self.sock, {"op": "done"})
+            self.sock.send(bridge.HEADER.pack(14) + b'{"op": "done"}')  # best effort: closing says the same
         except OSError:
             pass
         self.sock.close()
@@ -273,13 +309,20 @@ class Answer:
             raise WireError(f"{self.__name__}: {reply.get('refused', 'no result')}")
         result = decode(reply["result"], self.conn.answer)
         for old, new in zip(args, decode(reply["args"], self.conn.answer)):
-            if _mutable(old):
+            if _trained(old):
                 update(old, new)
         new_kwargs = decode(reply["kwargs"], self.conn.answer)
         for key, old in kwargs.items():
-            if _mutable(old) and key in new_kwargs:
+            if _trained(old) and key in new_kwargs:
                 update(old, new_kwargs[key])
         return result
+
+
+def _trained(obj) -> bool:
+    """Whether a call's effect on this argument is copied back: only a ``torch.nn`` model (trained in place). Arrays,
+    lists and tensors the test passed stay as they were, so an answer cannot rewrite a test's own data."""
+    torch = sys.modules.get("torch")
+    return torch is not None and isinstance(obj, torch.nn.Module)
 
 
 class Unreadable:
@@ -299,6 +342,14 @@ class Unreadable:
         """Raise the reason."""
         raise WireError(self._message)
 
+    def _refuse(self, *args):
+        """Raise the reason (comparing, converting or iterating it)."""
+        raise WireError(self._message)
+
+    __eq__ = __ne__ = __lt__ = __le__ = __gt__ = __ge__ = __bool__ = __float__ = __int__ = __index__ = _refuse
+    __len__ = __iter__ = __getitem__ = __array__ = __add__ = __sub__ = __mul__ = __truediv__ = _refuse
+    __hash__ = object.__hash__
+
     def __repr__(self) -> str:
         """Say it is unreadable."""
         return f"<unreadable: {self._message}>"
@@ -311,6 +362,7 @@ class Judge:
         """Start with an empty namespace and no kernel."""
         self.ns: dict = {"__name__": "__main__", "__builtins__": builtins}
         self.borrowed: dict[str, object] = {}  # names looked up in the kernel, with what they were bound to
+        self.reserved: set[str] = set()  # names the notebook's locked cells bind
         self.conn: Connection | None = None
 
     def connect(self, conn: Connection) -> None:
@@ -325,9 +377,13 @@ class Judge:
             self.conn.close()
             self.conn = None
 
+    def reserve(self, source: str) -> None:
+        """Names a locked cell binds are the judge's alone: never taken from the kernel (missing, they are missing)."""
+        self.reserved |= bound_names(source)
+
     def _bind(self, source: str) -> None:
         """Look up in the kernel the names ``source`` reads that the judge has not defined itself."""
-        wanted = sorted(n for n in free_names(source) if n not in self.ns or n in self.borrowed)
+        wanted = sorted(n for n in free_names(source) - self.reserved if n not in self.ns or n in self.borrowed)
         if not wanted or self.conn is None:
             return
         for name in wanted:
@@ -346,8 +402,8 @@ class Judge:
                 value = decode(what["value"], self.conn.answer) if "value" in what else None
                 if isinstance(value, Answer):
                     value.__name__ = name
-            except (WireError, KeyError, ValueError, RecursionError) as exc:
-                value = Unreadable(name, str(exc))
+            except Exception as exc:  # whatever the kernel sent, one unreadable name costs only itself
+                value = Unreadable(name, f"{type(exc).__name__}: {exc}")
             if "refused" in what:
                 value = Unreadable(name, str(what["refused"]))
             self.ns[name] = self.borrowed[name] = value
@@ -369,8 +425,9 @@ class Judge:
                     del self.borrowed[name]
 
     def run_locked(self, source: str, name: str, timeout: float) -> str | None:
-        """Run a locked cell of the notebook here too, quietly (its outputs are the kernel's); return what happened
-        to the kernel (None, "timeout" or "died")."""
+        """Run a locked cell of the notebook here too, quietly (its outputs are the kernel's); return None, "timeout"
+        or "died" (what happened to the kernel), or "failed: <error>"."""
+        self.reserve(source)
         if self.conn is not None:
             self.conn.deadline, self.conn.printed = time.monotonic() + timeout, 0
         problem = None
@@ -384,8 +441,8 @@ class Judge:
                 problem = "timeout"
             except KernelLost:
                 problem = "died"
-            except Exception:  # a locked cell failing here fails in the kernel too; its tests will say so
-                pass
+            except Exception as exc:  # its names stay undefined here, so the tests that read them fail
+                problem = f"failed: {type(exc).__name__}: {str(exc)[:120]}"
             finally:
                 if self.conn is not None:
                     self.conn.finish()

@@ -1,9 +1,9 @@
 """Run a grading kernel in a bubblewrap sandbox with a memory limit.
 
-The kernel sees the machine read-only, with the course folder and the repository hidden (an empty
-tmpfs over each): no source notebooks, solutions, hidden tests, gradebook or other students'
-files. Only three things are put back: the Python environment and the ``helpers`` package (read
-only), and the submission's own working copy (writable, the kernel's working directory). What is
+The kernel sees only the system folders (:data:`SYSTEM`, read-only), the interpreter, the Python
+environment and the ``helpers`` package (read-only), and the submission's own working copy (writable,
+the kernel's working directory): no home folders, no source notebooks, solutions, hidden tests,
+gradebook or other students' files, no package caches or wheels. What is
 withheld (:func:`withheld_binds`: the reference implementations, and packages a notebook's answers must
 do without) is covered by a stub that imports but refuses every use. ``/tmp`` is
 private, there is no network, and the kernel talks to the grader over Unix sockets. The address
@@ -95,9 +95,37 @@ def hidden_paths() -> list[Path]:
     return sorted(p for p in paths if p.exists() and p != Path("/"))
 
 
+SYSTEM = ("/usr", "/etc", "/bin", "/sbin", "/lib", "/lib32", "/lib64", "/libx32")
+"""What a kernel sees of the machine, read-only; the rest (home folders, /opt, /srv, /work, package caches and
+wheels from which a withheld package could be unpacked) is not there at all."""
+
+
+def system_args() -> list[str]:
+    """bubblewrap arguments mounting :data:`SYSTEM` read-only (symbolic links, as on merged-/usr systems, as links)."""
+    args = []
+    for path in SYSTEM:
+        if os.path.islink(path):
+            args += ["--symlink", os.readlink(path), path]
+        elif os.path.isdir(path):
+            args += ["--ro-bind", path, path]
+    return args
+
+
 def readable_paths() -> list[Path]:
-    """Folders put back read-only inside hidden ones: the Python environment and ``helpers``."""
-    return [Path(sys.prefix).resolve(), installed_helpers()]
+    """Folders put back read-only: the interpreter's own prefix, the Python environment and ``helpers``."""
+    prefixes = {Path(sys.base_prefix).resolve(), Path(sys.prefix).resolve()}
+    return sorted(p for p in prefixes if p != Path("/")) + [installed_helpers()]
+
+
+def bytecode_caches() -> list[Path]:
+    """``helpers``' bytecode folder, made to exist: the sandbox covers it, so no compiled copy of a withheld
+    module (written there by the grader or the tests) can be loaded in its place."""
+    cache = installed_helpers() / "__pycache__"
+    try:
+        cache.mkdir(exist_ok=True)
+    except OSError:  # a read-only installation: nothing can be written there either
+        return []
+    return [cache]
 
 
 KERNEL_ENV = {"JPY_PARENT_PID": "1",  # no parent poller: the parent is outside the kernel's PID namespace
@@ -137,12 +165,14 @@ def sandbox_args(writable: list[Path], chdir: Path, keep_caps: tuple[str, ...] =
     """The bubblewrap command line before the command: the machine read-only, the course and the repository
     hidden, the Python environment and ``helpers`` read-only, the ``withheld`` packages replaced by a stub,
     ``writable`` folders writable, no network."""
-    args = ["bwrap", "--ro-bind", "/", "/", "--dev", "/dev", "--remount-ro", "/dev", "--tmpfs", "/dev/shm",
+    args = ["bwrap", *system_args(), "--dev", "/dev", "--remount-ro", "/dev", "--tmpfs", "/dev/shm",
             "--proc", "/proc", "--tmpfs", "/tmp"]
     for path in hidden_paths():
         args += ["--tmpfs", str(path)]
     for path in readable_paths():
         args += ["--ro-bind", str(path), str(path)]
+    for path in bytecode_caches():
+        args += ["--tmpfs", str(path)]
     args += withheld_binds(tuple(withheld))
     for path in writable:
         args += ["--bind", str(path), str(path)]

@@ -5,7 +5,8 @@ The judge (:mod:`autograde.judge`) never receives an object from a submission, o
 ``complex``, ``str``, lists, tuples and dicts of these, numpy arrays and scalars of numeric dtypes,
 numpy random generators, torch tensors and modules built from the standard ``torch.nn`` layers in
 :data:`MODULES`, and the course's activations. Everything else is refused with :class:`WireError`,
-including subclasses of the allowed types (a float that claims to equal anything stays in the kernel).
+including subclasses of the allowed numbers and arrays (a float that claims to equal anything stays in the
+kernel); subclasses of list, tuple and dict (a namedtuple, a ``Counter``) cross as plain containers of their items.
 A function crosses as a reference (``{"ref": n}``) that the other side resolves.
 
 The same file runs in the kernel (its text is sent there at start), so it imports only the standard
@@ -23,7 +24,8 @@ MAX_ELEMENTS = 16_000_000
 """Largest number of array elements one message may carry (refused beyond)."""
 
 MODULES = {"Sequential": (), "Linear": ("in_features", "out_features"), "ReLU": (), "Tanh": (), "Sigmoid": (),
-           "Identity": (), "Softplus": ("beta", "threshold"), "LeakyReLU": ("negative_slope",), "Flatten": ()}
+           "Identity": (), "Softplus": ("beta", "threshold"), "LeakyReLU": ("negative_slope",),
+           "Flatten": ("start_dim", "end_dim")}
 """The ``torch.nn`` layers that cross, with the constructor arguments that rebuild them."""
 
 GENERATORS = ("PCG64", "PCG64DXSM", "Philox", "SFC64", "MT19937")
@@ -84,10 +86,10 @@ def encode(obj, ref=None):
         return obj if obj == obj and abs(obj) != float("inf") else {"float": repr(obj)}
     if t is complex:
         return {"complex": [encode(obj.real), encode(obj.imag)]}
-    if t in (list, tuple):
-        return {t.__name__: [encode(x, ref) for x in obj]}
-    if t is dict:
-        return {"dict": [[encode(k, ref), encode(v, ref)] for k, v in obj.items()]}
+    if isinstance(obj, (list, tuple)):  # a namedtuple (np.linalg's results), torch.Size: plain containers
+        return {"tuple" if isinstance(obj, tuple) else "list": [encode(x, ref) for x in obj]}
+    if isinstance(obj, dict):  # defaultdict, OrderedDict, Counter: a plain dict of their items
+        return {"dict": [[encode(k, ref), encode(v, ref)] for k, v in dict.items(obj)]}
     if t is np.ndarray:
         return {"ndarray": _array(obj)}
     if isinstance(obj, np.generic) and t.__module__ == "numpy" and obj.dtype.kind in "biufc":

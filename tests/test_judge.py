@@ -46,7 +46,8 @@ def _grade(outputs) -> float:
 
 def test_free_names_are_the_names_a_cell_reads_and_does_not_bind():
     src = "import numpy as np\nx = f(2)\ndef g(a):\n    return a + h\nfor k in range(3):\n    y = k\nprint(np, x, z)\n"
-    assert free_names(src) == {"f", "h", "z", "a"}
+    assert free_names(src) == {"f", "h", "z"}
+    assert free_names("def g(x):\n    return [y * x for y in Y]\nclass C:\n    k = K\n") == {"Y", "K"}
 
 
 def test_a_test_calls_the_students_function_in_the_kernel_and_keeps_what_it_printed(kernel, judge):
@@ -94,7 +95,7 @@ def test_values_that_lie_do_not_cross(kernel, judge):
     assert _grade(judge.run_test("assert answer == 7\n", "t", 30)[0]) == 0
 
 
-def test_a_call_that_updates_its_arguments_updates_the_judges(kernel, judge):
+def test_a_model_trained_in_place_is_copied_back_and_nothing_else_is(kernel, judge):
     _, student = kernel
     student("import torch\n"
             "def train(model, x, y, steps):\n"
@@ -109,7 +110,7 @@ def test_a_call_that_updates_its_arguments_updates_the_judges(kernel, judge):
         "before = w.detach().clone()\nx, y = torch.randn(8, 2), torch.randn(8, 1)\n"
         "loss = train(net, x, y, 5)\nassert net[0].weight is w and not torch.equal(w, before)\n"
         "assert abs(float(((net(x) - y) ** 2).mean().detach()) - loss) < 0.5\n"
-        "a = np.zeros(3)\nfill(a)\nassert a.tolist() == [7, 7, 7]\n", "t", 30)
+        "a = np.zeros(3)\nfill(a)\nassert a.tolist() == [0, 0, 0]\n", "t", 30)  # a test's data stays its own
     assert problem is None and _grade(outputs) == 1, outputs
 
 
@@ -194,3 +195,36 @@ def test_a_kernel_that_dies_is_restarted_and_replayed_and_the_judge_reconnects(t
     assert done.cells[1].outputs[-1].ename == "KernelDied"
     assert determine_grade(done.cells[2])[0] == 1
     assert "kernel died in cell crash" in done.metadata[FLAGS_KEY]["flags"]
+
+
+def test_a_bridge_that_stalls_mid_message_costs_the_time_limit_not_the_grader(kernel, judge):
+    import time
+
+    _, student = kernel
+    student("import sys, socket, struct, time\n_B = sys.modules['_autograde_bridge']\n"
+            "def _serve(path):\n    s = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)\n    s.connect(path)\n"
+            "    s.sendall(struct.pack('!Q', 100) + b'{')\n    time.sleep(10**6)\n_B.serve = _serve\n")
+    start = time.monotonic()
+    outputs, problem = judge.run_test("f()\n", "t", 2)
+    assert problem == "timeout" and time.monotonic() - start < 10
+
+
+def test_replies_that_are_too_big_or_malformed_fail_the_test_only(kernel, judge):
+    _, student = kernel
+    student("import sys, struct\n_B = sys.modules['_autograde_bridge']\n_send = _B.send\n"
+            "def huge(sock, message):\n    body = b'{\"x\": 1}' + b' ' * (17 * 1024 * 1024)\n"
+            "    sock.sendall(struct.pack('!Q', len(body)) + body)\n"
+            "_B.send = huge\nvalue = 1\n")
+    outputs, problem = judge.run_test("assert value == 1\n", "t", 30)
+    assert problem is None and outputs[-1].ename == "WireError" and "more than" in outputs[-1].evalue
+    student("_B.send = _send\n_B.lookup = lambda names: {'value': {'value': {'dict': [[{'list': []}, 1]]}}}\n")
+    outputs, _ = judge.run_test("assert value == 1\n", "t", 30)
+    assert _grade(outputs) == 0 and "unhashable" in outputs[-1].evalue
+
+
+def test_names_a_locked_cell_binds_are_never_taken_from_the_kernel(kernel, judge):
+    _, student = kernel
+    student("def check_answer(*a):\n    return None\n")
+    judge.reserve("from helpers.checks import close as check_answer\n")  # a locked cell the judge never ran
+    outputs, _ = judge.run_test("check_answer(1, 2)\n", "t", 30)
+    assert outputs[-1].ename == "NameError"

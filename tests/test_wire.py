@@ -24,6 +24,16 @@ def test_plain_python_values_cross_exactly(value):
     assert got == value and type(got) is type(value)
 
 
+def test_container_subclasses_cross_as_plain_containers():
+    import collections
+
+    got = _cross((np.linalg.eigh(np.eye(2)), collections.Counter("aab"), torch.Size([2, 3])))
+    assert type(got[0]) is tuple and np.array_equal(got[0][0], [1.0, 1.0])
+    assert got[1] == {"a": 2, "b": 1} and type(got[1]) is dict and got[2] == (2, 3) and type(got[2]) is tuple
+    flat = _cross(torch.nn.Sequential(torch.nn.Flatten(0)))
+    assert flat[0].start_dim == 0
+
+
 def test_nan_crosses():
     assert np.isnan(_cross(float("nan")))
 

@@ -222,3 +222,24 @@ def test_withheld_packages_are_stubs_in_the_kernel_warm_or_cold(spool, warm):
     (out,), _, _, _ = run(spool / "alice" / "a1", ["import torch; print(torch.tensor([1.0]).sum().item())"], warm=warm,
                           withheld=("helpers.reference",))
     assert out.strip() == "1.0"
+
+
+@pytest.mark.parametrize("warm", [True, False])
+def test_the_kernel_sees_no_folder_beyond_the_system_the_environment_and_its_copy(spool, warm):
+    import tempfile
+    from pathlib import Path
+
+    outside = Path(tempfile.mkdtemp(dir="/var/tmp", prefix="autograde-test-"))  # as /opt/wheels, ~/.cache, /work
+    (outside / "torch-9.9-py3-none-any.whl").write_text("a wheel to unpack torch from")
+    compiled = sandbox.installed_helpers() / "__pycache__" / "planted-reference.cpython-311.pyc"
+    compiled.parent.mkdir(exist_ok=True)
+    compiled.write_text("a compiled copy of a withheld module")
+    try:
+        probe = (f"import os\nprint(os.path.exists({str(outside)!r}), os.path.exists({str(compiled)!r}),"
+                 " os.path.exists('/usr/lib'), os.path.exists(os.__file__))\n")
+        (out,), errors, _, _ = run(spool / "alice" / "a1", [probe], warm=warm)
+    finally:
+        compiled.unlink()
+        (outside / "torch-9.9-py3-none-any.whl").unlink()
+        outside.rmdir()
+    assert errors == [] and out.split() == ["False", "False", "True", "True"], out
