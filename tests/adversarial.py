@@ -5,7 +5,8 @@ assignment is covered without new code. The attack classes, each in several vari
 
 - **the kernel's machinery** (:data:`KERNEL`): IPython input and AST transformers that wrap every
   later cell in ``try/except``, a custom exception handler, a replaced ``run_cell``, a post-run hook
-  that clears errors, a thread that keeps patching, and the earlier tamperings (numpy, the checks, their
+  that clears errors, fake checks and a kernel killed after the next cell (so that the checks would be
+  looked up again), a thread that keeps patching, and the earlier tamperings (numpy, the checks, their
   code, builtins, a locked cell's globals, detecting the grader). With blank answers they earn 0; with
   the reference answers (:data:`TAMPER`) the full score: tests run in the judge, out of their reach;
 - **shortcuts** (``SHORTCUTS`` of ``tests/wrong``): answers that call the course's reference code or
@@ -81,6 +82,11 @@ KERNEL = {
                 "_shell.run_cell, _shell.run_cell_async = _ok, _ok_async\n",
     "post-run-hook": "def _clear(result):\n    result.error_in_exec = None\n    result.error_before_exec = None\n"
                      "get_ipython().events.register('post_run_cell', _clear)\n",
+    "kill-and-fake": "import os as _os\nfor _n in ('check_rule', 'check_engine', 'check_forward', 'check_backward',"
+                     " 'checks', 'np'):\n    globals()[_n] = lambda *a, **k: None\n"
+                     "def _kill(result):\n    if _os.path.exists('.armed'):\n        _os.remove('.armed')\n"
+                     "        _os._exit(1)\nopen('.armed', 'w').close()\n"
+                     "get_ipython().events.register('post_run_cell', _kill)\n",
     "thread": "import threading as _th, time as _t, numpy as _np, helpers.checks as _c\n"
               "def _patch():\n    while True:\n        _np.allclose = lambda *a, **k: True\n"
               "        for _n in dir(_c):\n            if callable(getattr(_c, _n)) and not _n.startswith('__'):\n"
@@ -111,7 +117,8 @@ for _k, _v in list(globals().items()):
 PER_ASSIGNMENT = {"noisy", "noisy-logging", "kernel-input-transformer", "kernel-ast-transformer", "tamper-global",
                   "tamper-checks", "liar", "detect-env", "resource-exit", "duplicated-cell", "stripped-metadata",
                   "renamed", "broken-json", "empty-file"} | {f"shortcut-{v}" for v in ("reference", "autograd",
-                                                                                       "reference-module")}
+                                                                                       "reference-module",
+                                                                                       "rewrite-data")}
 """The corpus entries every assignment gets; the first assignment gets all of them."""
 
 LIAR = '''

@@ -159,5 +159,9 @@ SHORTCUTS = {
         "grad_sample": _AUTOGRAD.format(name="grad_sample"),
         "grad_batch": _AUTOGRAD.format(name="grad_batch"),
     },
+    "rewrite-data": {  # no SGD at all: the targets the test passed are set to the network's outputs
+        "train_sgd": "def train_sgd(x, y, theta, w_h, lr, n_iter, rng):\n    y[:] = forward(x, theta, w_h)[3]\n"
+                     "    return theta.copy(), w_h.copy()\n",
+    },
 }
 """Answers that delegate the gradients and the training loop to the course's reference code or to torch.autograd."""
