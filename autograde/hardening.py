@@ -235,25 +235,13 @@ class HardenedExecute(Execute):
                 cell.outputs, problem = [error_output("JudgeError", f"{type(exc).__name__}: {exc}")], None
                 _flag(self.nb, f"judge error in cell {name}")
             self._spent("tests", start)
-            if problem == "died":
-                _flag(self.nb, f"kernel died in cell {name}")
-                await self._restart_and_replay(cell_index)
-            elif problem == "timeout":
-                _flag(self.nb, f"timeout in cell {name}")
-                await self._stop_running(cell_index)
+            await self._recover(problem, name, cell_index)
             return cell
         if is_locked(cell):  # in the judge first: whatever the kernel then does, the tests get its definitions
             start = time.monotonic()
             problem = self.judge.run_locked(cell.source, name, self.timeout or 60)
             self._spent("judge locked cells", start)
-            if problem == "died":
-                _flag(self.nb, f"kernel died in cell {name}")
-                await self._restart_and_replay(cell_index)
-            elif problem == "timeout":
-                _flag(self.nb, f"timeout in cell {name}")
-                await self._stop_running(cell_index)
-            elif problem:
-                _flag(self.nb, f"review: locked cell {name} {problem}")
+            await self._recover(problem, name, cell_index)
         start, kind = time.monotonic(), "answers" if is_solution(cell) else "locked cells"
         try:
             cell = await super().async_execute_cell(cell, cell_index, execution_count, store_history)
@@ -271,6 +259,17 @@ class HardenedExecute(Execute):
             _flag(self.nb, f"timeout in cell {name}")
             await self._stop_running(cell_index)
         return cell
+
+    async def _recover(self, problem: str | None, name, cell_index: int) -> None:
+        """Flag what the judge's calls did to the kernel and repair it: restart a dead kernel, stop a running one."""
+        if problem == "died":
+            _flag(self.nb, f"kernel died in cell {name}")
+            await self._restart_and_replay(cell_index)
+        elif problem == "timeout":
+            _flag(self.nb, f"timeout in cell {name}")
+            await self._stop_running(cell_index)
+        elif problem:  # a locked cell that failed in the judge: its names stay undefined there
+            _flag(self.nb, f"review: locked cell {name} {problem}")
 
     async def _stop_running(self, cell_index: int) -> bool:
         """Interrupt what still runs in the kernel; restart it when it does not stop. Return whether it restarted."""
