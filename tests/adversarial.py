@@ -45,8 +45,7 @@ from autograde.nbtools import (
     strip_markers,
     with_solutions,
 )
-
-from wrong import catalogue, shortcuts
+from tests.wrong import catalogue, shortcuts
 
 TAMPER = {
     "numpy": "import numpy as np\nnp.allclose = lambda *a, **k: True\nnp.isclose = lambda *a, **k: True\n",

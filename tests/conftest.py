@@ -102,9 +102,8 @@ def course(tmp_path_factory):
     Besides the examples it holds the submissions of a real class and the adversarial corpus.
     """
     from autograde.nbtools import is_autograded_test, read, replace_in_solution, with_solutions
-
-    from adversarial import add_corpus
-    from wrong import catalogue
+    from tests.adversarial import add_corpus
+    from tests.wrong import catalogue
 
     root = tracked_copy(tmp_path_factory.mktemp("clone"))
     for stale in (root / "release").glob("*/*.ipynb"):  # a folder named like the target must not stop make

@@ -15,8 +15,7 @@ import pytest
 
 from autograde import assignments, notebook_names
 from autograde.nbtools import HIDDEN_REGION, SOLUTION_REGION, read
-
-from conftest import CELL_TIMEOUT, NOTEBOOKS, ROOT, grades, make, run_grader
+from tests.conftest import CELL_TIMEOUT, NOTEBOOKS, ROOT, grades, make, run_grader
 
 
 def _cases(course):
@@ -121,8 +120,7 @@ def test_grading_twice_gives_the_same_grades(course):
 
 def test_a_notebook_over_its_time_limit_loses_only_the_cells_not_run(course):
     from autograde.nbtools import autograded_points, grade_id, is_solution, strip_markers, with_solutions
-
-    from conftest import submit
+    from tests.conftest import submit
 
     a = assignments(course.root)[0]
     name = notebook_names(a, course.root)[0]

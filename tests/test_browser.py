@@ -24,9 +24,8 @@ import pytest
 
 from autograde import cores
 from autograde.nbtools import grade_id, is_autograded_test, is_solution, read, with_solutions
-
-from browser import BIN, Job, Lab, chromium, jupyter, run_jobs, student_env
-from conftest import NOTEBOOKS, ROOT
+from tests.browser import BIN, Job, Lab, chromium, jupyter, run_jobs, student_env
+from tests.conftest import NOTEBOOKS, ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 PARTIAL = NOTEBOOKS[0]

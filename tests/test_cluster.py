@@ -16,8 +16,7 @@ import pytest
 import yaml
 
 from autograde import assignments, notebook_names
-
-from conftest import CELL_TIMEOUT, ROOT, VENV, grades, tracked_copy
+from tests.conftest import CELL_TIMEOUT, ROOT, VENV, grades, tracked_copy
 
 SLICE = ["example-complete", "example-partial", "example-blank", "noisy", "liar", "tamper-numpy", "resource-exit",
          "duplicated-cell", "broken-json"]

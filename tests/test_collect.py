@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from conftest import make, tracked_copy
+from tests.conftest import make, tracked_copy
 
 A, NB = "01_autodiff", "autodiff"
 

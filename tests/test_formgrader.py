@@ -15,9 +15,8 @@ import pytest
 
 from autograde import assignments, notebook_names
 from autograde.nbtools import is_solution, nbgrader_meta, read
-
-from browser import Lab, chromium
-from conftest import ROOT, make, run_grader
+from tests.browser import Lab, chromium
+from tests.conftest import ROOT, make, run_grader
 
 STUDENT = "formgrader-student"
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"

@@ -11,8 +11,7 @@ from autograde import assignments, notebook_names
 from autograde.examples import EXAMPLES, example_notebook
 from autograde.nbtools import HIDDEN_REGION, SOLUTION_REGION, is_solution, read
 from autograde.release import generate_assignment
-
-from conftest import NOTEBOOKS, ROOT
+from tests.conftest import NOTEBOOKS, ROOT
 
 
 def _cells(nb):

@@ -13,9 +13,8 @@ import pytest
 
 from autograde.inprocess import run_cells
 from autograde.nbtools import autograded_points, cell_by_id, read, replace_in_solution, stubbed, with_solutions
-
-from conftest import NOTEBOOKS, ROOT
-from wrong import catalogue, shortcuts
+from tests.conftest import NOTEBOOKS, ROOT
+from tests.wrong import catalogue, shortcuts
 
 CASES = [(a, n, w) for a, n in NOTEBOOKS for w in catalogue(a)]
 SHORTCUTS = [(a, n, v) for a, n in NOTEBOOKS for v in shortcuts(a)]

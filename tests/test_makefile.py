@@ -16,8 +16,7 @@ from pathlib import Path
 
 from autograde import assignments, notebook_names
 from autograde.nbtools import autograded_points, read
-
-from conftest import ROOT, grades, run_grader, submit
+from tests.conftest import ROOT, grades, run_grader, submit
 
 
 def _max_auto(course: Path, a: str) -> float:
@@ -142,8 +141,7 @@ def test_make_stops_with_one_line_naming_missing_system_packages(tmp_path):
 
 def test_roster_and_export_by_question_and_for_canvas_agree_with_the_gradebook(course):
     from autograde.course import gradebook
-
-    from conftest import make
+    from tests.conftest import make
 
     root = course.root
     (root / "roster.csv").write_text("id,first_name,last_name,email,lms_user_id\n"

@@ -17,8 +17,7 @@ from nbgrader.preprocessors import (
 from autograde import pipelines
 from autograde.course import api
 from autograde.hardening import DeduplicateGradeCells, HardenedExecute, KeepExperimentOutputs, RestoreCellMetadata
-
-from conftest import ROOT
+from tests.conftest import ROOT
 
 
 def test_the_course_pipelines_are_nbgraders_with_the_course_preprocessors_in_place():

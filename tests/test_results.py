@@ -6,8 +6,7 @@ import pytest
 
 from autograde.nbtools import read
 from helpers.summary import parse_summary
-
-from conftest import ROOT
+from tests.conftest import ROOT
 
 
 def summary(assignment: str, name: str) -> dict:

@@ -7,8 +7,7 @@ import sys
 import pytest
 
 from autograde import sandbox
-
-from conftest import ROOT
+from tests.conftest import ROOT
 
 
 def run_sandboxed(code: str, workdir, tmp_path) -> subprocess.CompletedProcess:

@@ -8,8 +8,7 @@ import time
 import pytest
 
 from autograde import sandbox
-
-from conftest import ROOT
+from tests.conftest import ROOT
 
 
 @pytest.fixture(scope="module")
