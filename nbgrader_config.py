@@ -37,10 +37,11 @@ c.OverwriteCells.add_missing_cells = True
 c.LimitOutput.max_lines = 500
 c.LimitOutput.max_traceback = 100
 
-# Hardened grading (autograde/hardening.py, autograde/sandbox.py): a sandboxed, memory-limited
-# kernel without the variables that reveal grading, integrity probes around every test cell,
-# a time limit for the whole notebook, an output cap, recovery from a dead kernel, copied grade
-# cells neutralised, flags recorded for grades.csv, and feedback without hidden tests.
+# Hardened grading (autograde/hardening.py, autograde/judge.py, autograde/sandbox.py): a sandboxed,
+# memory-limited kernel without the variables that reveal grading and without the withheld packages,
+# test cells judged in the grader's process, a time limit for the whole notebook, an output cap,
+# recovery from a dead kernel, copied grade cells neutralised, flags recorded for grades.csv, and
+# feedback without hidden tests.
 from autograde import pipelines  # noqa: E402
 from autograde.hardening import FLAGS_KEY  # noqa: E402
 
