@@ -5,12 +5,12 @@ code, as nbgrader restored it from the gradebook) runs here instead, in a namesp
 the grader's own builtins, numpy, torch and ``helpers``, which no submission has touched. The
 notebook's locked cells run in both places, so the tests see the instructor's definitions.
 
-A name a test reads that the judge does not define is looked up in the student's kernel
-(:mod:`autograde.bridge`): a module there becomes the same module here (course and scientific
-packages only), a value comes across as plain data (:mod:`autograde.wire`), and a function becomes an
-:class:`Answer`, which calls it in the kernel with plain-data arguments and returns its plain-data
-result, copying back what the call changed in its arguments (a model being trained, an array filled
-in place). Whatever a submission does to its own interpreter (replaced functions, IPython input or
+A name a test reads that the judge does not define (nor any locked cell binds) is looked up in the
+student's kernel (:mod:`autograde.bridge`): a module there becomes the judge's own copy (course and
+scientific packages it has loaded), a value comes across as plain data (:mod:`autograde.wire`), and a
+function becomes an :class:`Answer`, which calls it in the kernel with plain-data arguments and returns
+its plain-data result; what the call did to a ``torch.nn`` model it was given (trained in place) is
+copied back, nothing else. Whatever a submission does to its own interpreter (replaced functions, IPython input or
 AST transformers, exception handlers, trace functions, threads) changes only what its functions
 return, never how the test judges it.
 

@@ -222,56 +222,16 @@ def _from_module(v: dict):
     return m.train(bool(v.get("training", True)))
 
 
-def _mutable(obj) -> bool:
-    """Whether a call can change ``obj`` in place (so its new state is copied back)."""
-    torch = _loaded_torch()
-    return type(obj) in (np.ndarray, list, dict, tuple, np.random.Generator) or (
-        torch is not None and isinstance(obj, (torch.Tensor, torch.nn.Module)))
-
-
-def update(original, new) -> None:
-    """Give ``original`` (an argument the judge passed) the state ``new`` the call left it in, in place."""
-    if type(original) is not type(new):
-        raise WireError(f"the call replaced an argument of type {_type_name(original)} by a {_type_name(new)}")
-    torch = _loaded_torch()
-    if type(original) is np.ndarray:
-        if original.shape != new.shape:
-            raise WireError(f"the call changed the shape of an array argument from {original.shape} to {new.shape}")
-        if original.flags.writeable and not np.array_equal(original, new, equal_nan=True):
-            original[...] = new
-    elif type(original) in (list, tuple):
-        if len(original) != len(new):
-            if type(original) is tuple:
-                raise WireError("the call changed a tuple argument")
-            original[:] = new
-            return
-        for i, (o, n) in enumerate(zip(original, new)):
-            if _mutable(o) and type(o) is type(n):
-                update(o, n)
-            elif type(original) is list:
-                original[i] = n
-    elif type(original) is dict:
-        if list(original) != list(new):
-            original.clear()
-            original.update(new)
-            return
-        for k, n in new.items():
-            if _mutable(original[k]) and type(original[k]) is type(n):
-                update(original[k], n)
-            else:
-                original[k] = n
-    elif type(original) is np.random.Generator:
-        original.bit_generator.state = new.bit_generator.state
-    elif torch is not None and isinstance(original, torch.Tensor):
-        if original.shape != new.shape:
-            raise WireError("the call changed the shape of a tensor argument")
-        with torch.no_grad():
-            original.copy_(new)
-    elif torch is not None and isinstance(original, torch.nn.Module):
-        old, fresh = dict(original.named_parameters()), dict(new.named_parameters())
-        if [(k, p.shape) for k, p in old.items()] != [(k, p.shape) for k, p in fresh.items()]:
-            raise WireError("the call changed the layers of a model argument")
-        with torch.no_grad():
-            for k, p in old.items():
-                p.copy_(fresh[k])
-        original.train(new.training)
+def update(model, new) -> None:
+    """Give ``model`` (a ``torch.nn`` module the judge passed to a call) the parameters ``new`` has after the call,
+    in place; refuse a call that changed its layers."""
+    torch = _torch()
+    if not (isinstance(model, torch.nn.Module) and isinstance(new, torch.nn.Module)):
+        raise WireError(f"the call replaced a model argument by a {_type_name(new)}")
+    old, fresh = dict(model.named_parameters()), dict(new.named_parameters())
+    if [(k, p.shape) for k, p in old.items()] != [(k, p.shape) for k, p in fresh.items()]:
+        raise WireError("the call changed the layers of a model argument")
+    with torch.no_grad():
+        for k, p in old.items():
+            p.copy_(fresh[k])
+    model.train(new.training)

@@ -117,14 +117,7 @@ def test_functions_cross_as_references_both_ways():
     assert got == {"f": ("handle", 0)} and table == [f]
 
 
-def test_update_copies_a_call_effects_into_the_judge_objects():
-    a, lst, d = np.zeros(3), [1, np.zeros(2)], {"k": np.zeros(1)}
-    inner = lst[1]
-    update(a, np.arange(3.0))
-    update(lst, [5, np.ones(2)])
-    update(d, {"k": np.full(1, 7.0)})
-    assert a.tolist() == [0, 1, 2] and lst[0] == 5 and lst[1] is inner and inner.tolist() == [1, 1]
-    assert d["k"].tolist() == [7]
+def test_update_copies_a_trained_model_into_the_judges_and_refuses_other_layers():
     net = torch.nn.Sequential(torch.nn.Linear(2, 1))
     trained = _cross(net)
     with torch.no_grad():
@@ -132,12 +125,7 @@ def test_update_copies_a_call_effects_into_the_judge_objects():
     weight = net[0].weight
     update(net, trained)
     assert net[0].weight is weight and torch.equal(weight, trained[0].weight)
-    g = np.random.default_rng(1)
-    moved = _cross(g)
-    moved.random(5)
-    update(g, moved)
-    assert np.array_equal(g.random(2), moved.random(2))
-    with pytest.raises(WireError):
-        update(np.zeros(3), np.zeros(4))
     with pytest.raises(WireError):
         update(net, _cross(torch.nn.Sequential(torch.nn.Linear(2, 3))))
+    with pytest.raises(WireError):
+        update(net, np.zeros(3))
