@@ -39,7 +39,7 @@ from nbgrader.preprocessors import ClearOutput, Execute, NbGraderPreprocessor
 from traitlets import Bool, Enum, Integer, Unicode
 
 from . import cores
-from .judge import Connection, Judge, bridge_setup_code
+from .judge import Connection, Judge, bridge_setup_code, error_output
 from .nbtools import HIDDEN_REGION, grade_id, is_autograded_test, is_experiment, is_locked, is_solution
 
 FLAGS_KEY = "autograde"
@@ -98,11 +98,6 @@ def secure_working_copy(folder: str) -> list[str]:
                 os.chmod(path, stat.S_IMODE(mode) & ~(stat.S_ISUID | stat.S_ISGID))
                 removed.append(f"set-ID bit of {rel}")
     return removed
-
-
-def error_output(ename: str, message: str) -> NotebookNode:
-    """An error output, which makes nbgrader score the cell 0."""
-    return NotebookNode(output_type="error", ename=ename, evalue=message, traceback=[f"{ename}: {message}"])
 
 
 class HardenedExecute(Execute):

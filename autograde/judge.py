@@ -88,11 +88,9 @@ def bridge_setup_code() -> str:
 def free_names(source: str) -> set[str]:
     """Global names the code reads (at its top level or inside its functions) that its top level does not bind,
     builtins aside: what the judge may have to take from the kernel. Function arguments and locals are not."""
-    try:
-        top = symtable.symtable(source, "<cell>", "exec")
-    except SyntaxError:
+    top = _table(source)
+    if top is None:
         return set()
-    bound = {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
     read, tables = set(), [top]
     while tables:
         table = tables.pop()
@@ -100,16 +98,22 @@ def free_names(source: str) -> set[str]:
             if sym.is_referenced() and (table is top or sym.is_global()):
                 read.add(sym.get_name())
         tables.extend(table.get_children())
-    return read - bound - set(dir(builtins))
+    return read - bound_names(source) - set(dir(builtins))
 
 
 def bound_names(source: str) -> set[str]:
     """Names the code's top level binds (assignments, imports, definitions)."""
+    top = _table(source)
+    return set() if top is None else {
+        s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
+
+
+def _table(source: str):
+    """The code's symbol table, or None when it does not parse."""
     try:
-        top = symtable.symtable(source, "<cell>", "exec")
+        return symtable.symtable(source, "<cell>", "exec")
     except SyntaxError:
-        return set()
-    return {s.get_name() for s in top.get_symbols() if s.is_assigned() or s.is_imported() or s.is_namespace()}
+        return None
 
 
 class Connection:
@@ -460,9 +464,9 @@ class Judge:
                 self._bind(source)
                 self._exec(source, f"<cell {name}>")
             except CallTimeout as exc:
-                error, problem = _error_output("CellTimeoutError", f"stopped after {timeout} s: {exc}"), "timeout"
+                error, problem = error_output("CellTimeoutError", f"stopped after {timeout} s: {exc}"), "timeout"
             except KernelLost as exc:
-                error, problem = _error_output("KernelDied", f"{exc} (exit, crash or memory); it was restarted "
+                error, problem = error_output("KernelDied", f"{exc} (exit, crash or memory); it was restarted "
                                                "for the next cells"), "died"
             except BaseException as exc:  # noqa: B036 (a test's own SystemExit or KeyboardInterrupt fails it)
                 error = _test_error(exc)
@@ -477,7 +481,7 @@ class Judge:
         return outputs, problem
 
 
-def _error_output(ename: str, evalue: str, trace: list[str] | None = None) -> NotebookNode:
+def error_output(ename: str, evalue: str, trace: list[str] | None = None) -> NotebookNode:
     """An error output (nbgrader scores the cell 0)."""
     return NotebookNode(output_type="error", ename=ename, evalue=evalue, traceback=trace or [f"{ename}: {evalue}"])
 
@@ -489,6 +493,6 @@ def _test_error(exc: BaseException) -> NotebookNode:
     lines = ["Traceback (most recent call last):\n", *traceback.format_list(frames)]
     if isinstance(exc, SubmissionError):
         lines.append(f"raised in your code:\n{exc.trace}")
-        return _error_output(exc.ename, exc.evalue, lines + [f"{exc.ename}: {exc.evalue}"])
+        return error_output(exc.ename, exc.evalue, lines + [f"{exc.ename}: {exc.evalue}"])
     lines += traceback.format_exception_only(type(exc), exc)
-    return _error_output(type(exc).__name__, str(exc), lines)
+    return error_output(type(exc).__name__, str(exc), lines)
