@@ -245,7 +245,7 @@ def neurons_kinks(W, a, X, *, title: str, window=(-3.0, 3.0), legend: bool = Tru
     return _legend(ax, legend)
 
 
-def threshold_sweep(result, expected_ols, *, scale: float, level: float = 0.5, detail: str = "", floor: float = 1e-7):
+def threshold_panels(result, expected_ols, *, scale: float, level: float = 0.5, detail: str = "", floor: float = 1e-7):
     """Training and test loss of the networks in ``result`` (a :class:`helpers.twolayer.Sweep`) against n, one
     colour per scale (median and every seed), with OLS on the same data, OLS's expected losses ``expected_ols``
     (shape ``(len(ns), 2)``: train, test) and the threshold of ``scale`` at ``level``

@@ -18,7 +18,8 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from .batched import epoch_orders, init_seed, layer_shapes
+from .batched.loop import epoch_orders
+from .batched.model import init_seed, layer_shapes
 from .nn import Activation
 from .relu1d import half_mse
 
@@ -112,7 +113,7 @@ def _losses(x, y, T, b, W, starts):
 
 
 def train_sgd_stack(x, y, params, lr: float, n_iter: int, rng: np.random.Generator, x_test=None, y_test=None,
-                    record=1000, desc: str | None = None) -> StackResult:
+                    record=1000, progress: bool = True, desc: str = "SGD") -> StackResult:
     """Single-sample SGD on several networks at once; returns new parameters (the inputs are not modified).
 
     Iteration t uses the sample ``i_t`` drawn by ``rng.integers(len(x))`` (all drawn up front, the
@@ -136,7 +137,7 @@ def train_sgd_stack(x, y, params, lr: float, n_iter: int, rng: np.random.Generat
     train = [_losses(x, y, T, b, W, starts)]
     test = [] if x_test is None else [_losses(np.asarray(x_test, float), np.asarray(y_test, float), T, b, W, starts)]
     w0, w1 = W[0], W[1]  # views: updated in place
-    for t in tqdm(range(n_iter), desc=desc, disable=desc is None, mininterval=0.5):
+    for t in tqdm(range(n_iter), desc=desc, disable=not progress, mininterval=0.5):
         xi = x[idx[t]]
         pre = w0 * xi + w1
         active = pre > 0

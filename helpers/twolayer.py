@@ -22,6 +22,7 @@ import torch
 from tqdm.auto import tqdm
 
 from . import reference_names
+from .batched.plan import cheapest_groups
 from .data import linear_teacher_data
 
 __getattr__ = reference_names(__name__, ("train_gd", "GDRun"))
@@ -77,10 +78,8 @@ class Sweep:
         return out
 
 
-def plan_buckets(ns, overhead: int = 40) -> list[list[int]]:
+def sample_groups(ns, overhead: int = 40) -> list[list[int]]:
     """Split sorted sample sizes into consecutive groups minimising Σ (size × largest n) + overhead per group."""
-    from .batched import cheapest_groups
-
     return cheapest_groups(sorted(ns), lambda n: n, overhead)
 
 
@@ -104,7 +103,7 @@ def _train_bucket(X, Y, w, W, A, lr, steps, bar):
 
 def threshold_sweep(ns, seeds, scales, d: int = 5, m: int = 100, lr: float = 0.3, steps: int = 8000,
                     noise_var: float = 0.09, n_test: int = 5000, dtype=None,
-                    desc: str | None = None) -> Sweep:
+                    progress: bool = True, desc: str = "threshold sweep") -> Sweep:
     """Train a two-layer ReLU network from the balanced initialisation for every (scale, seed, n) and compare with OLS.
 
     Data: :func:`helpers.data.linear_teacher_data` ``(n, d, seed)``; the common test set is drawn with seed
@@ -126,10 +125,10 @@ def threshold_sweep(ns, seeds, scales, d: int = 5, m: int = 100, lr: float = 0.3
             data[j, k] = D
             out["ols_train"][:, j, k] = 0.5 * np.mean((D.x @ beta - D.y) ** 2)
             out["ols_test"][:, j, k] = 0.5 * np.mean((test.x @ beta - test.y) ** 2)
-    bar = tqdm(total=len(jobs) * steps, desc=desc, disable=desc is None, unit="net-step", mininterval=0.5)
+    bar = tqdm(total=len(jobs) * steps, desc=desc, disable=not progress, unit="net-step", mininterval=0.5)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the networks are small: one thread is fastest
-    for group in plan_buckets(sorted(set(ns.tolist()))):
+    for group in sample_groups(sorted(set(ns.tolist()))):
         members = [job for job in jobs if ns[job[2]] in group]
         N, B = max(group), len(members)
         X = torch.zeros(B, N, d, dtype=dtype)

@@ -5,6 +5,8 @@ import pytest
 import torch
 
 from helpers import batched, checks
+from helpers.batched import parallel
+from helpers.batched.bucket import Bucket
 from helpers.data import teacher, teacher_data
 
 STEPS = 200
@@ -110,6 +112,39 @@ def test_stop_below_freezes_each_network_where_it_crossed(xy):
         assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10
 
 
+def test_stopped_networks_leave_their_bucket_and_the_others_go_on_exactly(xy, monkeypatch):
+    x, y = xy
+    xs, ys = np.stack([x, x[::-1], x]), np.stack([y, y[::-1], -y])
+    lrs, sizes = [0.05, 0.02, 0.05], []
+    keep = Bucket.keep
+    monkeypatch.setattr(Bucket, "keep", lambda self, rows: (keep(self, rows), sizes.append(self.K)))
+    result = batched.train([6, 6, 6], xs, ys, epochs=60, lr=lrs, optimizer="sgd", depth=3, seeds=[0, 1, 2],
+                           batch_size=8, stop_below=0.895, dtype=torch.float64, workers=1, progress=False)
+    stopped = result.stopped_epoch
+    assert (stopped > 0).any() and (stopped < 0).any(), stopped  # some stop, some train to the end
+    assert sizes and sizes[0] < 3  # a stopped network left its bucket at once
+    for k in range(3):
+        e = int(stopped[k]) if stopped[k] >= 0 else 60
+        net, _ = batched.reference_train(6, xs[k], ys[k], epochs=e, lr=lrs[k], optimizer="sgd", depth=3, seed=k,
+                                         batch_size=8)
+        assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10, f"network {k}"
+        if stopped[k] >= 0:  # its curve stays at the value it stopped at
+            at = int(stopped[k])  # recorded every epoch
+            assert (result.train_curve[k, at:] == result.train_curve[k, at]).all()
+
+
+def test_threads_where_the_platform_cannot_fork_give_the_same_results(xy, monkeypatch):
+    x, y = (a.astype(np.float32) for a in xy)
+    args = dict(epochs=30, lr=1e-2, seeds=[0, 1, 2, 3], stop_below=0.6, workers=2, progress=False)
+    forked = batched.train([3, 7, 20, 21], x, y, **args)
+    monkeypatch.setattr(parallel, "can_fork", lambda: False)
+    threaded = batched.train([3, 7, 20, 21], x, y, **args)
+    np.testing.assert_array_equal(threaded.train_curve, forked.train_curve)
+    np.testing.assert_array_equal(threaded.stopped_epoch, forked.stopped_epoch)
+    for k in range(4):
+        np.testing.assert_array_equal(_flat(threaded.params[k]), _flat(forked.params[k]))
+
+
 def test_test_loss_and_counts(xy):
     x, y = xy
     result = batched.train([3, 20], x, y, epochs=5, x_test=x[:10], y_test=y[:10], progress=False)
@@ -143,7 +178,8 @@ def test_buckets_cover_every_width_once_in_order():
     assert sorted(flat) == list(range(len(widths)))
     assert [widths[i] for i in flat] == sorted(widths)
     assert len(batched.plan_buckets(widths, 100, overhead_flops=0.0)) == len(set(widths))
-    assert len(batched.plan_buckets(widths, 100, overhead_flops=1e15)) == 1
+    one = sorted(range(len(widths)), key=lambda i: widths[i])  # a single bucket is split for two workers
+    assert batched.plan_buckets(widths, 100, overhead_flops=1e15) == [one[0::2], one[1::2]]
 
 
 @pytest.mark.parametrize("kwargs,message", [

@@ -46,13 +46,13 @@ def test_sweep_draws_reference_curves_in_the_colour_of_their_series():
     plt.close("all")
 
 
-def test_threshold_sweep_panels():
+def test_threshold_panels():
     ratio = np.ones((2, 3, 4))
     ratio[:, :, :2] = 1e-12  # interpolates below n = 32: drawn at the floor
     ols = np.full((2, 3, 4), 0.1)
     sweep = twolayer.Sweep(np.array([8, 16, 32, 64]), np.arange(3), np.array([1e-6, 1e-3]), ratio * ols, 2 * ols,
                            ols, 1.5 * ols)
-    axs = plotting.threshold_sweep(sweep, np.full((4, 2), 0.1), scale=1e-6, detail=" (d = 5)")
+    axs = plotting.threshold_panels(sweep, np.full((4, 2), 0.1), scale=1e-6, detail=" (d = 5)")
     title, xl, yl, legend = _labelled(axs[0])
     assert (title, xl, yl) == ("Training loss against the sample size (d = 5)", "training samples n", "½-MSE")
     assert legend == ["network, λ = 1e-06 (median of 3)", "network, λ = 0.001 (median of 3)",
@@ -61,7 +61,7 @@ def test_threshold_sweep_panels():
     np.testing.assert_allclose(axs[0].get_lines()[0].get_ydata(), [1e-7, 1e-7, 0.1, 0.1])
     np.testing.assert_allclose(axs[1].get_lines()[0].get_ydata(), [0.2] * 4)
     assert axs[0].get_lines()[-1].get_xdata()[0] == 32  # the threshold line
-    axs = plotting.threshold_sweep(sweep, np.full((4, 2), 0.1), scale=1e-6, level=1e-13)
+    axs = plotting.threshold_panels(sweep, np.full((4, 2), 0.1), scale=1e-6, level=1e-13)
     assert _labelled(axs[0])[3][-1] == "threshold n* ≈ 8 (λ = 1e-06)" and axs[0].get_lines()[-1].get_xdata()[0] == 8
     plt.close("all")
 

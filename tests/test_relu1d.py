@@ -38,7 +38,7 @@ def test_stacked_sgd_follows_per_network_torch_sgd():
     params = [_params(m, seed) for seed, m in enumerate((1, 4, 9))]
     before = [(t.copy(), w.copy()) for t, w in params]
     res = relu1d.train_sgd_stack(x, y, params, lr=0.2, n_iter=300, rng=np.random.default_rng(9),
-                                 x_test=x[:5], y_test=y[:5], record=100)
+                                 x_test=x[:5], y_test=y[:5], record=100, progress=False)
     idx = np.random.default_rng(9).integers(len(x), size=300)
     for (theta0, w0), (theta, w_h) in zip(params, res.params):
         th, w = torch.tensor(theta0, requires_grad=True), torch.tensor(w0, requires_grad=True)
@@ -82,7 +82,7 @@ def test_relu1d_data_is_seeded_split_and_noisy_around_the_teacher():
 def test_stacked_sgd_records_listed_iterations():
     x = np.linspace(-1, 1, 9)
     res = relu1d.train_sgd_stack(x, x ** 2, [_params(3, 0)], lr=0.1, n_iter=50, rng=np.random.default_rng(0),
-                                 record=[1, 10, 20])
+                                 record=[1, 10, 20], progress=False)
     np.testing.assert_array_equal(res.iterations, [0, 1, 10, 20, 50])
     assert res.train_loss.shape == (5, 1) and res.test_loss is None
 

@@ -48,16 +48,17 @@ def test_train_gd_matches_autograd_and_keeps_snapshots():
     np.testing.assert_allclose(run.snapshots[70][0], W70, rtol=1e-10, atol=1e-13)
 
 
-def test_plan_buckets_covers_the_sizes_in_order():
-    groups = twolayer.plan_buckets([96, 8, 12, 16, 24, 32, 48, 64])
+def test_sample_groups_cover_the_sizes_in_order():
+    groups = twolayer.sample_groups([96, 8, 12, 16, 24, 32, 48, 64])
     assert [n for grp in groups for n in grp] == [8, 12, 16, 24, 32, 48, 64, 96]
     assert 1 < len(groups) < 8
-    assert twolayer.plan_buckets([10]) == [[10]]
+    assert twolayer.sample_groups([10]) == [[10]]
 
 
 def test_threshold_sweep_equals_separate_runs_and_ols():
     ns, seeds, scales = [6, 9, 14], [0, 1], [1e-2, 1e-1]
-    sw = twolayer.threshold_sweep(ns, seeds, scales, d=3, m=7, lr=0.1, steps=60, n_test=300, dtype=torch.float64)
+    sw = twolayer.threshold_sweep(ns, seeds, scales, d=3, m=7, lr=0.1, steps=60, n_test=300, dtype=torch.float64,
+                                  progress=False)
     assert sw.train.shape == sw.test.shape == sw.ols_train.shape == (2, 2, 3)
     test = linear_teacher_data(300, 3, seed=10**6)
     for i, s in enumerate(scales):

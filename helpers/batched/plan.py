@@ -1,0 +1,68 @@
+"""Which networks share a bucket, and in which order the workers take the buckets.
+
+A bucket is a group of networks padded to the width of its widest member and trained as one batched
+product. Padding costs FLOPs and every bucket costs a fixed overhead per step, so the plan is the
+cheapest cut of the sorted widths into consecutive groups.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from .model import flops_per_epoch
+
+MIN_BUCKETS = 2
+"""A plan with fewer buckets is split (networks alternately) so that two workers share the work; this
+does not depend on ``workers``, so neither do the results."""
+
+
+def cheapest_groups(values, item_cost, overhead: float) -> list[list]:
+    """Cut sorted ``values`` into consecutive groups minimising Σ over groups of ``overhead`` plus, for each
+    member, ``item_cost`` of the group's largest value (exact dynamic programme)."""
+    values = list(values)
+    cost = [0.0] + [math.inf] * len(values)
+    cut = [0] * (len(values) + 1)
+    for j in range(1, len(values) + 1):
+        f = item_cost(values[j - 1])
+        for i in range(j):
+            c = cost[i] + overhead + (j - i) * f
+            if c < cost[j]:
+                cost[j], cut[j] = c, i
+    groups, j = [], len(values)
+    while j > 0:
+        groups.append(values[cut[j]:j])
+        j = cut[j]
+    return groups[::-1]
+
+
+def plan_buckets(widths, n: int, overhead_flops: float = 1e7, depth: int = 2, d_in: int = 8,
+                 d_out: int = 8) -> list[list[int]]:
+    """Group indices of ``widths`` into buckets minimising padded FLOPs plus a fixed cost per bucket.
+
+    A bucket costs ``overhead_flops`` (Python and launch overhead, in FLOP-equivalents) plus, for each
+    network it holds, the FLOPs of a network padded to the bucket's largest width (:func:`cheapest_groups`
+    over the widths in increasing order). A plan of fewer than :data:`MIN_BUCKETS` buckets is split.
+    """
+    order = np.argsort(widths, kind="stable")
+    groups = cheapest_groups([int(widths[i]) for i in order],
+                             lambda M: flops_per_epoch(M, n, depth, d_in, d_out), overhead_flops)
+    starts = np.cumsum([0] + [len(g) for g in groups])
+    buckets = [[int(k) for k in order[a:b]] for a, b in zip(starts[:-1], starts[1:])]
+    while len(buckets) < MIN_BUCKETS and max(map(len, buckets)) > 1:  # e.g. one width, many seeds
+        big = max(buckets, key=len)
+        buckets.remove(big)
+        buckets += [big[0::2], big[1::2]]
+    return buckets
+
+
+def largest_first(buckets, widths, n: int, overhead_flops: float, depth: int, d_in: int, d_out: int) -> list[int]:
+    """Bucket indices by decreasing estimated cost per epoch, the order in which workers take them.
+
+    Taking the largest buckets first and each next bucket as soon as a worker is free keeps the
+    workers busy until the end (longest-processing-time-first scheduling).
+    """
+    cost = [overhead_flops + len(idx) * flops_per_epoch(max(int(widths[k]) for k in idx), n, depth, d_in, d_out)
+            for idx in buckets]
+    return sorted(range(len(buckets)), key=lambda i: -cost[i])
