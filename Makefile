@@ -94,7 +94,7 @@ bench: venv  ## print notebook execution and autograde times (median of 3), then
 bench-grade: venv  ## grading throughput on 100 copies of the first assignment (N=...), JOBS=2, kernels cold then warm, and where the time goes (lines BREAKDOWN, GRADE)
 	$(PY) -c "from autograde.bench import grade_main; grade_main()" $(if $(N),--submissions $(N))
 
-bench-sweep: venv  ## only the width-sweep engine against a per-model loop (last line: SWEEP ...)
+bench-sweep: venv  ## only the training engine in both regimes against plain PyTorch (last lines: SWEEP ..., MINIBATCH ...)
 	$(PY) -m autograde.bench_sweep
 
 clean:  ## remove grading outputs (not the gradebook) and caches

@@ -12,6 +12,7 @@ import threading
 from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor, wait
 
 import torch
+from threadpoolctl import threadpool_limits
 
 from .loop import train_bucket
 
@@ -26,10 +27,11 @@ def run_buckets(runs, order, workers: int, settings: dict, bar) -> None:
     threads_before = torch.get_num_threads()
     try:
         torch.set_num_threads(1)
-        if workers > 1 and can_fork():
-            _in_processes(runs, order, workers, settings, bar)
-        else:
-            _in_threads(runs, order, workers, settings, bar)
+        with threadpool_limits(1):  # numpy's BLAS too
+            if workers > 1 and can_fork():
+                _in_processes(runs, order, workers, settings, bar)
+            else:
+                _in_threads(runs, order, workers, settings, bar)
     finally:
         torch.set_num_threads(threads_before)
 
@@ -52,6 +54,8 @@ _worker: dict = {}  # in a forked worker only: what it inherited (the runs, the 
 
 def _adopt(runs, settings, counter):
     """Initialise a forked worker with the state it inherited from its parent (nothing is pickled)."""
+    torch.set_num_threads(1)
+    threadpool_limits(1)
     _worker.update(runs=runs, settings=settings, counter=counter)
 
 
@@ -63,7 +67,6 @@ def _tick(k):
 
 def _train_in_worker(i):
     """In a forked worker: train bucket ``i`` and return what the parent keeps of it."""
-    torch.set_num_threads(1)
     run = _worker["runs"][i]
     train_bucket(run, **_worker["settings"], tick=_tick)
     return run.params, run.curve, run.stopped
