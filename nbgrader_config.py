@@ -1,22 +1,23 @@
 """nbgrader configuration of the course; paths are relative to the folder holding this file."""
 
 import os
-import sys
 
 c = get_config()  # noqa: F821  (provided by nbgrader when it loads this file)
 
 ROOT = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, ROOT)  # the course's own nbgrader extensions live in autograde/
 
 c.CourseDirectory.course_id = "dl-training-theory"
 c.CourseDirectory.root = ROOT
 c.CourseDirectory.source_directory = "source"
 c.CourseDirectory.release_directory = "release"
-c.CourseDirectory.submitted_directory = os.path.join("autograde", "submitted")
-c.CourseDirectory.autograded_directory = os.path.join("autograde", "autograded")
-c.CourseDirectory.feedback_directory = os.path.join("autograde", "feedback")
+# The grading workspace: submissions, graded copies, feedback, the gradebook, and what the course's tools make
+# of them (grades.csv, export/, handback/; autograde.course.folders reads every folder from here).
+WORKSPACE = "autograde"
+c.CourseDirectory.submitted_directory = os.path.join(WORKSPACE, "submitted")
+c.CourseDirectory.autograded_directory = os.path.join(WORKSPACE, "autograded")
+c.CourseDirectory.feedback_directory = os.path.join(WORKSPACE, "feedback")
 # timeout: parallel graders (JOBS=2) wait for each other's short writes instead of failing.
-c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, "autograde", "gradebook.db") + "?timeout=60"
+c.CourseDirectory.db_url = "sqlite:///" + os.path.join(ROOT, WORKSPACE, "gradebook.db") + "?timeout=60"
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", ".*"]
 
 # What replaces a solution in the student version.
@@ -65,6 +66,6 @@ c.ExportApp.plugin_class = ByQuestionExport
 # through autograde/downloaded/<assignment>/ (autograde/collect.py).
 from autograde.collect import KeepTimesExtractor, LmsCollector  # noqa: E402
 
-c.ZipCollectApp.downloaded_directory = os.path.join("autograde", "downloaded")
+c.ZipCollectApp.downloaded_directory = os.path.join(WORKSPACE, "downloaded")
 c.ZipCollectApp.extractor_plugin = KeepTimesExtractor
 c.ZipCollectApp.collector_plugin = LmsCollector

@@ -27,7 +27,7 @@ import time
 from pathlib import Path
 
 from . import assignments, bench_sweep, course_root, pipelines
-from .course import api, run
+from .course import api, folders, run
 from .execute import execute
 
 REPEATS = 3
@@ -53,8 +53,8 @@ def scratch_course(root: Path, dest: Path, submissions: dict[str, str]) -> Path:
     shutil.copy(root / "nbgrader_config.py", dest)
     shutil.copy(root / "Makefile", dest)
     for student, example in submissions.items():
-        for adir in (root / "autograde" / "submitted" / example).iterdir():
-            shutil.copytree(adir, dest / "autograde" / "submitted" / student / adir.name)
+        for adir in (folders(root).submitted / example).iterdir():
+            shutil.copytree(adir, folders(dest).submitted / student / adir.name)
     return dest
 
 
@@ -87,8 +87,8 @@ def graded_copies(root: Path, jobs: int, submissions: int, warm: bool = True) ->
             with open(course / "nbgrader_config.py", "a") as f:
                 f.write("\nc.HardenedExecute.warm_kernels = False\n")
         for i in range(submissions):
-            shutil.copytree(root / "autograde" / "submitted" / "example-complete" / first,
-                            course / "autograde" / "submitted" / f"student-{i:03d}" / first)
+            shutil.copytree(folders(root).submitted / "example-complete" / first,
+                            folders(course).submitted / f"student-{i:03d}" / first)
         venv = Path(sys.prefix)
         start = time.perf_counter()
         done = subprocess.run(["make", f"VENV={venv}", "-o", f"{venv}/.installed", "autograde", f"JOBS={jobs}"],
@@ -104,7 +104,7 @@ def breakdown(course: Path, table: str) -> str:
     from .hardening import FLAGS_KEY
 
     phases: dict[str, list[float]] = {}
-    for path in (course / "autograde" / "autograded").glob("*/*/*.ipynb"):
+    for path in folders(course).autograded.glob("*/*/*.ipynb"):
         for phase, seconds in nbformat.read(str(path), as_version=4).metadata[FLAGS_KEY]["seconds"].items():
             phases.setdefault(phase, []).append(seconds)
     totals = [float(t) for t in re.findall(r"^\S+\s+\S+\s+\S+\s+\S+\s+([0-9.]+)s\s+graded", table, re.M)]

@@ -27,6 +27,8 @@ import uuid
 from collections import Counter
 from pathlib import Path
 
+from .course import folders
+
 WAIT_FOR_WORKERS_S = 600
 """How long the client waits for the workers it asked for (at least one) before grading."""
 IN_FLIGHT_PER_WORKER = 4
@@ -53,7 +55,6 @@ def _fingerprint(bundle: dict[str, bytes]) -> str:
 def worker_course(bundle: dict[str, bytes]) -> Path:
     """This worker's course folder for ``bundle``, written on first use (every assignment released into it)."""
     from . import assignments
-    from .grade import WORK
     from .release import generate_assignment
 
     key = _fingerprint(bundle)
@@ -62,19 +63,21 @@ def worker_course(bundle: dict[str, bytes]) -> Path:
         for name, data in bundle.items():
             (root / name).parent.mkdir(parents=True, exist_ok=True)
             (root / name).write_bytes(data)
-        (root / "autograde").mkdir(exist_ok=True)
+        folders(root).workspace.mkdir(exist_ok=True)
         os.environ["COURSE_ROOT"] = str(root)  # the sandbox hides the course being graded
         for assignment in assignments(root):
-            generate_assignment(assignment, root, release_dir=str(WORK / "release"))
+            generate_assignment(assignment, root, release_dir=folders(root).relative(folders(root).work / "release"))
         _COURSES[key] = root
     return _COURSES[key]
 
 
 def sandbox_check() -> str | None:
     """On a worker: why it cannot grade (no working sandbox), or None."""
+    from . import course_root
+    from .course import load_config
     from .sandbox import sandbox_problem
 
-    return None if os.environ.get("AUTOGRADE_SANDBOX") == "none" else sandbox_problem()
+    return None if load_config(course_root()).HardenedExecute.sandbox == "none" else sandbox_problem()
 
 
 MAX_NOTEBOOK_BYTES = 50 * 1024 * 1024
@@ -90,14 +93,14 @@ def grade_on_worker(bundle: dict[str, bytes], student: str, assignment: str, fil
     from .grade import _grade_in_worker
 
     root = worker_course(bundle)
-    os.environ.update(COURSE_ROOT=str(root), AUTOGRADE_JOBS=str(max(1, jobs_here)))
-    folder = root / "autograde" / "submitted" / student / assignment
+    os.environ["COURSE_ROOT"] = str(root)
+    folder = folders(root).submitted / student / assignment
     shutil.rmtree(folder, ignore_errors=True)
     for name, data in files.items():
         (folder / name).parent.mkdir(parents=True, exist_ok=True)
         (folder / name).write_bytes(data)
-    outcome = _grade_in_worker((str(root), student, assignment))
-    graded = root / "autograde" / "autograded" / student / assignment
+    outcome = _grade_in_worker((str(root), student, assignment, max(1, jobs_here)))
+    graded = folders(root).autograded / student / assignment
     returned, scores = {}, {}
     if outcome.status == "graded":
         for name in notebook_names(assignment, root):
@@ -129,20 +132,20 @@ def record(root: Path, student: str, assignment: str, graded: dict[str, bytes], 
 
     from . import notebook_names
     from .course import api
-    from .grade import WORK, _last_error
+    from .grade import _last_error
 
     expected = {f"{n}.ipynb" for n in notebook_names(assignment, root)}
     if not set(graded) <= expected or not graded:
         return f"the worker returned {sorted(graded)}, not the notebooks {sorted(expected)}"
-    folder = root / WORK / "returned" / student / assignment
+    folder = folders(root).work / "returned" / student / assignment
     shutil.rmtree(folder, ignore_errors=True)
     folder.mkdir(parents=True)
     for name, data in graded.items():
         (folder / name).write_bytes(data)
-    stamp = root / "autograde" / "submitted" / student / assignment / "timestamp.txt"
+    stamp = folders(root).submitted / student / assignment / "timestamp.txt"
     if stamp.is_file():
         shutil.copy(stamp, folder / "timestamp.txt")
-    nbgrader = api(root, CourseDirectory__submitted_directory=str(WORK / "returned"),
+    nbgrader = api(root, CourseDirectory__submitted_directory=folders(root).relative(folders(root).work / "returned"),
                    Autograde__sanitize_preprocessors=[],  # already executed and graded on the worker
                    Autograde__autograde_preprocessors=[SaveAutoGrades, AssignLatePenalties])
     result = nbgrader.autograde(assignment, student, force=True, create=True)
@@ -222,7 +225,7 @@ def grade_on_cluster(client, root: Path, found: list[tuple[str, str]], progress)
 
     def send(student: str, assignment: str):
         """Submit one submission's grading with its files."""
-        folder = root / "autograde" / "submitted" / student / assignment
+        folder = folders(root).submitted / student / assignment
         files = {str(p.relative_to(folder)): p.read_bytes() for p in folder.rglob("*")
                  if p.is_file() and not p.is_symlink() and ".ipynb_checkpoints" not in p.parts}
         future = client.submit(grade_on_worker, bundle, student, assignment, files, per_host, workers=usable,

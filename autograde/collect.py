@@ -30,8 +30,8 @@ from pathlib import Path
 from nbgrader.plugins import ExtractorPlugin, FileNameCollectorPlugin
 
 from . import assignments, course_root
+from .course import folders
 
-DOWNLOADED = Path("autograde") / "downloaded"
 """nbgrader's ``downloaded`` folder: ``<assignment>/archive/`` holds the zip, ``<assignment>/extracted/`` its files."""
 
 COPY = r"(?:-(?P<copy>\d+)| \((?P<copy_b>\d+)\))?"  # the suffix an LMS or a browser gives a second file of one name
@@ -139,7 +139,7 @@ def collect(root: Path, archive: Path, assignment: str) -> LmsCollector:
 
     from .course import load_config
 
-    folder = root / DOWNLOADED / assignment
+    folder = folders(root).downloaded / assignment
     shutil.rmtree(folder, ignore_errors=True)
     (folder / "archive").mkdir(parents=True)
     shutil.copy(archive, folder / "archive" / archive.name)

@@ -13,6 +13,7 @@ from pathlib import Path
 import nbformat
 
 from . import assignments, course_root, notebook_names
+from .course import folders
 from .nbtools import grade_id, is_solution, read, with_solutions
 
 EXAMPLES = ("example-complete", "example-partial", "example-blank")
@@ -45,7 +46,7 @@ def build(root: Path, dest: Path) -> None:
 def main() -> None:
     """Rebuild the example submissions from ``release/`` and ``source/``."""
     root = course_root()
-    build(root, root / "autograde" / "submitted")
+    build(root, folders(root).submitted)
     print(f"wrote {', '.join(EXAMPLES)} under autograde/submitted/")
 
 

@@ -21,9 +21,9 @@ from pathlib import Path
 from nbgrader.api import Gradebook, MissingEntry
 from nbgrader.plugins import ExportPlugin
 
+from .course import folders
 from .grade import read_flags
 
-FOLDER = Path("autograde") / "export"
 """Where the export goes by default, relative to the course root."""
 
 CANVAS_COLUMNS = ["Student", "ID", "SIS User ID", "SIS Login ID", "Section"]
@@ -90,7 +90,7 @@ class ByQuestionExport(ExportPlugin):
     def export(self, gradebook: Gradebook) -> None:
         """Write the by-question table and one Canvas CSV per assignment."""
         root = Path(self.parent.coursedir.root) if self.parent is not None else Path.cwd()
-        dest = Path(self.to) if self.to else root / FOLDER
+        dest = Path(self.to) if self.to else folders(root).export
         dest.mkdir(parents=True, exist_ok=True)
         students, assignments = [str(s) for s in self.student], [str(a) for a in self.assignment]
         header, rows = question_rows(gradebook, root, students, assignments)

@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import csv
 import json
-import os
 import shutil
 import sys
 import time
@@ -28,12 +27,11 @@ import nbformat
 from tqdm import tqdm
 
 from . import assignments, course_root, notebook_names
-from .course import api, gradebook
+from .course import api, folders, gradebook
 from .hardening import FLAGS_KEY
 from .release import generate_assignment
 
 COLUMNS = ["student_id", "assignment", "score", "max_score", "needs_manual_grade", "status", "flags", "message"]
-WORK = Path("autograde") / ".work"
 
 
 @dataclass
@@ -110,26 +108,28 @@ def _last_error(text: str) -> str:
 def read_flags(root: Path, student: str, assignment: str) -> list[str]:
     """Flags the hardened preprocessors stored in the autograded notebooks."""
     flags = []
-    for path in sorted((root / "autograde" / "autograded" / student / assignment).glob("*.ipynb")):
+    for path in sorted((folders(root).autograded / student / assignment).glob("*.ipynb")):
         meta = nbformat.read(str(path), as_version=4).metadata.get(FLAGS_KEY, {})
         several = len(notebook_names(assignment, root)) > 1
         flags += [f"{path.stem}: {f}" if several else f for f in meta.get("flags", [])]
     return flags
 
 
-def grade_submission(root: Path, student: str, assignment: str) -> Outcome:
+def grade_submission(root: Path, student: str, assignment: str, jobs: int = 1) -> Outcome:
     """Check, stage and autograde one submission with the course's nbgrader API."""
     out = Outcome(student, assignment)
-    folder = root / "autograde" / "submitted" / student / assignment
-    work = root / WORK / "submitted" / student / assignment
-    release = root / WORK / "release" / assignment
+    folder = folders(root).submitted / student / assignment
+    staged = folders(root).work / "submitted"
+    work = staged / student / assignment
+    release = folders(root).work / "release" / assignment
     fatal, out.messages, out.flags = stage(folder, work, release, notebook_names(assignment, root))
     if fatal:
         out.status = "error"
         out.messages = fatal + out.messages + ["not graded; earlier grades kept"]
         return out
     start = time.perf_counter()
-    nbgrader = api(root, CourseDirectory__submitted_directory=str(WORK / "submitted"))
+    nbgrader = api(root, CourseDirectory__submitted_directory=folders(root).relative(staged),
+                   HardenedExecute__jobs=jobs)
     result = nbgrader.autograde(assignment, student, force=True, create=True)
     out.seconds = time.perf_counter() - start
     if not result.get("success"):
@@ -143,9 +143,9 @@ def grade_submission(root: Path, student: str, assignment: str) -> Outcome:
 
 def _grade_in_worker(args: tuple) -> Outcome:
     """Entry point of a worker process."""
-    root, student, assignment = args
+    root, student, assignment, jobs = args
     try:
-        return grade_submission(Path(root), student, assignment)
+        return grade_submission(Path(root), student, assignment, jobs)
     except Exception as exc:  # a broken submission must never stop the batch
         return Outcome(student, assignment, "error", [f"grading crashed: {type(exc).__name__}: {exc}"[:240]])
 
@@ -153,7 +153,7 @@ def _grade_in_worker(args: tuple) -> Outcome:
 def grade_all(root: Path, found: list[tuple[str, str]], workers: int, scheduler: str | None = None) -> list[Outcome]:
     """Grade every (student, assignment), ``workers`` at a time, here or on a Dask cluster (:mod:`autograde.cluster`),
     with a progress bar: done / total, flagged, not graded, time left."""
-    jobs = [(str(root), student, assignment) for student, assignment in found]
+    jobs = [(str(root), student, assignment, max(1, workers)) for student, assignment in found]
     outcomes: list[Outcome] = []
     with tqdm(total=len(jobs), desc="grading", unit="submission", disable=not jobs) as bar:
         def record(o: Outcome) -> None:
@@ -176,7 +176,7 @@ def grade_all(root: Path, found: list[tuple[str, str]], workers: int, scheduler:
                     try:
                         record(future.result())
                     except Exception as exc:  # the worker process died (BrokenProcessPool): report, go on
-                        _, student, assignment = futures[future]
+                        _, student, assignment, _ = futures[future]
                         record(Outcome(student, assignment, "error", [f"grading process died: {exc}"[:240]]))
         else:
             for job in jobs:
@@ -186,7 +186,7 @@ def grade_all(root: Path, found: list[tuple[str, str]], workers: int, scheduler:
 
 def submissions(root: Path, only_assignment: str | None = None, only_student: str | None = None):
     """(student, assignment) pairs found under ``autograde/submitted``, plus folders that are not assignments."""
-    base = root / "autograde" / "submitted"
+    base = folders(root).submitted
     known = set(assignments(root))
     found, unknown = [], []
     for sdir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.exists() else []:
@@ -245,14 +245,13 @@ def print_table(rows, outcomes) -> None:
         print(f"  failed   {o.student}/{o.assignment}: {'; '.join(o.messages)}")
 
 
-HANDBACK = Path("autograde") / "handback"
 """Feedback packed to hand back: ``<assignment>/<student>.zip`` holding that student's feedback pages."""
 
 
 def pack_feedback(root: Path, student: str, assignment: str) -> Path:
     """Zip one submission's feedback HTML into ``autograde/handback/<assignment>/<student>.zip``; return its path."""
-    pages = sorted((root / "autograde" / "feedback" / student / assignment).glob("*.html"))
-    dest = root / HANDBACK / assignment / f"{student}.zip"
+    pages = sorted((folders(root).feedback / student / assignment).glob("*.html"))
+    dest = folders(root).handback / assignment / f"{student}.zip"
     dest.parent.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(dest, "w", zipfile.ZIP_DEFLATED) as zf:
         for page in pages:
@@ -263,7 +262,7 @@ def pack_feedback(root: Path, student: str, assignment: str) -> Path:
 def feedback(root: Path, only_assignment: str | None = None, only_student: str | None = None) -> int:
     """Write feedback HTML (hidden tests removed) for every autograded submission, and a zip per student."""
     nbgrader = api(root)
-    base = root / "autograde" / "autograded"
+    base = folders(root).autograded
     done = failed = 0
     for sdir in sorted(p for p in base.iterdir() if p.is_dir()) if base.exists() else []:
         for adir in sorted(p for p in sdir.iterdir() if p.is_dir()):
@@ -274,13 +273,13 @@ def feedback(root: Path, only_assignment: str | None = None, only_student: str |
                 print(f"error: feedback for {sdir.name}/{adir.name}: {_last_error(result.get('error'))}",
                       file=sys.stderr)
                 # never hand back old feedback
-                (root / HANDBACK / adir.name / f"{sdir.name}.zip").unlink(missing_ok=True)
+                (folders(root).handback / adir.name / f"{sdir.name}.zip").unlink(missing_ok=True)
                 failed += 1
             else:
                 pack_feedback(root, sdir.name, adir.name)
                 done += 1
     print(f"feedback written for {done} submission(s) under autograde/feedback/, "
-          f"one zip per student and assignment under {HANDBACK}/")
+          f"one zip per student and assignment under {folders(root).relative(folders(root).handback)}/")
     return 1 if failed else 0
 
 
@@ -289,13 +288,10 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assignment", help="grade only this assignment")
     parser.add_argument("--student", help="grade only this student")
-    parser.add_argument("--jobs", type=int, default=int(os.environ.get("JOBS", "1") or 1),
-                        help="submissions graded at once (default: $JOBS or 1)")
-    parser.add_argument("--scheduler", default=os.environ.get("SCHEDULER") or None,
-                        help="grade on Dask: 'local', 'slurm' or a scheduler address tcp://host:port "
-                             "(default: $SCHEDULER)")
-    parser.add_argument("--workers", type=int, default=int(os.environ.get("WORKERS", "2") or 2),
-                        help="workers to start with --scheduler local or slurm (default: $WORKERS or 2)")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    parser.add_argument("--scheduler", help="grade on Dask: 'local', 'slurm' or a scheduler address tcp://host:port")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="workers to start with --scheduler local or slurm (default 2)")
     parser.add_argument("--feedback", action="store_true", help="generate feedback for graded submissions instead")
     args = parser.parse_args(argv)
     root = course_root()
@@ -308,18 +304,17 @@ def main(argv=None) -> int:
     if not found:
         chosen = (("student", args.student), ("assignment", args.assignment))
         selection = " and ".join(f"{k} {v}" for k, v in chosen if v)
-        where = root / "autograde" / "submitted"
+        where = folders(root).submitted
         if selection:
             print(f"error: no submission of {selection} under {where}", file=sys.stderr)
             return 2
         print(f"nothing to grade: no submissions under {where} (one folder per <student>/<assignment>/)")
         return 0
     for assignment in assignments(root):  # make sure the gradebook knows every assignment as it is now
-        generate_assignment(assignment, root, release_dir=str(WORK / "release"))
+        generate_assignment(assignment, root, release_dir=folders(root).relative(folders(root).work / "release"))
     with gradebook(root) as gb:  # before parallel workers race
         for student in sorted({s for s, _ in found}):
             gb.update_or_create_student(student)
-    os.environ["AUTOGRADE_JOBS"] = str(max(1, args.jobs))  # kernels share the cores between parallel jobs
     outcomes = grade_all(root, found, args.workers if args.scheduler else args.jobs, args.scheduler)
     for o in outcomes:
         if o.status == "error":
@@ -330,7 +325,7 @@ def main(argv=None) -> int:
                         for s, a in everyone if (s, a) not in graded_now]
     table.sort(key=lambda o: (o.student, o.assignment))
     rows = grade_rows(root, table)
-    write_csv(root / "autograde" / "grades.csv", rows)
+    write_csv(folders(root).grades_csv, rows)
     print_table(*zip(*[(r, o) for r, o in zip(rows, table) if (o.student, o.assignment) in graded_now]))
     print(f"grade table written to {root / 'autograde' / 'grades.csv'}")
     failed = sum(o.status == "error" for o in outcomes)

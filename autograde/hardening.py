@@ -108,6 +108,8 @@ class HardenedExecute(Execute):
     memory_limit_mb = Integer(4096, help="Address-space limit of the kernel process, in MiB.").tag(config=True)
     sandbox = Unicode("bwrap", help="'bwrap' (required: grading fails when it is unavailable) or 'none'.").tag(
         config=True)
+    jobs = Integer(1, help="Submissions graded at once on this machine: each kernel gets its share of the cores "
+                   "as its BLAS and OpenMP threads.").tag(config=True)
     run_experiments = Bool(False, help="Re-execute cells tagged 'experiment' (they carry no points).").tag(config=True)
     warm_kernels = Bool(True, help="Fork each sandboxed kernel from a zygote with the course's imports loaded "
                         "(autograde/zygote.py) instead of starting a new interpreter.").tag(config=True)
@@ -127,7 +129,7 @@ class HardenedExecute(Execute):
         """Start the kernel sandboxed, limited, and without the variables that say it is being graded."""
         env = {k: v for k, v in os.environ.items() if not k.startswith(("NBGRADER", "JPY_", "COURSE_ROOT"))}
         env.update(MPLBACKEND="module://matplotlib_inline.backend_inline", PYTHONDONTWRITEBYTECODE="1")
-        threads = str(max(1, cores() // int(os.environ.get("AUTOGRADE_JOBS", "1"))))
+        threads = str(max(1, cores() // max(1, self.jobs)))
         env.update(OMP_NUM_THREADS=threads, OPENBLAS_NUM_THREADS=threads, MKL_NUM_THREADS=threads)
         kwargs["env"] = env
         self.km.sandbox = self.sandbox

@@ -34,6 +34,7 @@ from pathlib import Path
 import nbformat
 
 from autograde import assignments, notebook_names
+from autograde.course import folders
 from autograde.inprocess import run_cells
 from autograde.nbtools import (
     autograded_points,
@@ -239,7 +240,7 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         def put(student, nb=None, raw=None, filename=name, a=a):
             if not wanted(student, a):
                 return
-            path = course / "autograde" / "submitted" / student / a / f"{filename}.ipynb"
+            path = folders(course).submitted / student / a / f"{filename}.ipynb"
             path.parent.mkdir(parents=True, exist_ok=True)
             path.write_text(raw) if raw is not None else nbformat.write(nb, str(path))
 
@@ -285,7 +286,7 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         expect["detect-env", a] = Expect(score=_expected(source, cwd, {w.cell: wrong}), no_flags=True)
 
         private = [str(course / "source"), str(course / "autograde" / "gradebook.db"),
-                   str(course / "autograde" / "submitted"), str(repo / "source"), "../../../../source"]
+                   str(folders(course).submitted), str(repo / "source"), "../../../../source"]
         snoop = (f"import os as _os\n_seen = []\nfor _p in {private!r}:\n    try:\n"
                  "        _os.listdir(_p) if _os.path.isdir(_p) else open(_p, 'rb').read(16)\n"
                  "        _seen.append(_p)\n"

@@ -14,10 +14,8 @@ from types import SimpleNamespace
 import nbformat
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from autograde import assignments, notebook_names  # noqa: E402
+from autograde import ROOT, assignments, notebook_names
+from autograde.course import folders
 
 NOTEBOOKS = [(a, n) for a in assignments(ROOT) for n in notebook_names(a, ROOT)]
 """Every (assignment, notebook name) pair of the course."""
@@ -47,7 +45,7 @@ def scratch_course(tmp_path):
     """A course folder holding a copy of source/ and nbgrader_config.py, with an empty gradebook."""
     shutil.copytree(ROOT / "source", tmp_path / "source")
     shutil.copy(ROOT / "nbgrader_config.py", tmp_path)
-    (tmp_path / "autograde").mkdir()
+    folders(tmp_path).workspace.mkdir()
     return tmp_path
 
 
@@ -81,7 +79,7 @@ def run_grader(course: Path, *args: str, **env: str) -> subprocess.CompletedProc
 
 def submit(course: Path, student: str, assignment: str, name: str, nb=None, raw: str | None = None) -> None:
     """Place a submitted notebook (a notebook object or raw file text) for ``student``."""
-    path = course / "autograde" / "submitted" / student / assignment / f"{name}.ipynb"
+    path = folders(course).submitted / student / assignment / f"{name}.ipynb"
     path.parent.mkdir(parents=True, exist_ok=True)
     if raw is not None:
         path.write_text(raw)
@@ -91,7 +89,7 @@ def submit(course: Path, student: str, assignment: str, name: str, nb=None, raw:
 
 def grades(course: Path) -> dict[tuple[str, str], dict]:
     """grades.csv as a dict keyed by (student_id, assignment)."""
-    with open(course / "autograde" / "grades.csv") as f:
+    with open(folders(course).grades_csv) as f:
         return {(r["student_id"], r["assignment"]): r for r in csv.DictReader(f)}
 
 
@@ -121,8 +119,8 @@ def course(tmp_path_factory):
         deleted = with_solutions(release, source)
         del deleted.cells[next(i for i, c in enumerate(deleted.cells) if is_autograded_test(c))]
         submit(root, "deleted-test", a, first, deleted)
-        (root / "autograde" / "submitted" / "no-notebook" / a).mkdir(parents=True)
-        (root / "autograde" / "submitted" / "no-notebook" / a / "notes.txt").write_text("forgot the notebook")
+        (folders(root).submitted / "no-notebook" / a).mkdir(parents=True)
+        (folders(root).submitted / "no-notebook" / a / "notes.txt").write_text("forgot the notebook")
     submit(root, "typo-folder", "01_autodif", "autodiff", raw="{}")
     expect = add_corpus(root, ROOT)
     start = time.perf_counter()

@@ -14,6 +14,7 @@ import zipfile
 import pytest
 
 from autograde import assignments, notebook_names
+from autograde.course import folders
 from autograde.nbtools import HIDDEN_REGION, SOLUTION_REGION, read
 from tests.conftest import CELL_TIMEOUT, NOTEBOOKS, ROOT, grades, make, run_grader
 
@@ -51,23 +52,23 @@ def test_no_file_outside_the_working_copy_is_read_or_written(course):
     for student, a, e in _cases(course):
         if not (e.contains or e.lacks):
             continue
-        path = course.root / "autograde" / "autograded" / student / a / f"{notebook_names(a, course.root)[0]}.ipynb"
+        path = folders(course.root).autograded / student / a / f"{notebook_names(a, course.root)[0]}.ipynb"
         text = path.read_text()
         for needle in e.contains:
             assert needle in text, (student, a, needle)
         for needle in e.lacks:
             assert needle not in text, (student, a, needle)
-    assert not (course.root / "autograde" / "pwned.txt").exists()
+    assert not (folders(course.root).workspace / "pwned.txt").exists()
 
 
 def test_no_link_special_file_or_set_id_bit_is_left_where_the_grader_writes(course):
     import stat
 
-    planted = [p for p in (course.root / "autograde" / "autograded").rglob("*")
+    planted = [p for p in folders(course.root).autograded.rglob("*")
                if p.is_symlink() or not (p.is_file() or p.is_dir())
                or p.lstat().st_mode & (stat.S_ISUID | stat.S_ISGID)]
     assert planted == []
-    assert any((course.root / "autograde" / "autograded" / "plant-links").rglob("py"))  # the copy stays, harmless
+    assert any((folders(course.root).autograded / "plant-links").rglob("py"))  # the copy stays, harmless
 
 
 def test_summary_reports_graded_flagged_and_failed(course):
@@ -90,17 +91,17 @@ def test_feedback_shows_no_hidden_test(course):
         for region, _ in HIDDEN_REGION.findall(text):
             hidden |= {ln.strip() for ln in region.splitlines() if len(ln.strip()) > 15 and ln.strip() not in public}
     assert len(hidden) > 10
-    pages = list((course.root / "autograde" / "feedback").glob("*/*/*.html"))
+    pages = list(folders(course.root).feedback.glob("*/*/*.html"))
     assert len(pages) >= 20
     for page in pages:
         text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
         leaked = [ln for ln in hidden if ln in text]
         assert not leaked, (page, leaked[:3])
-    wrong = (course.root / "autograde" / "feedback" / "wrong-answer" / assignments(course.root)[0]).glob("*.html")
+    wrong = (folders(course.root).feedback / "wrong-answer" / assignments(course.root)[0]).glob("*.html")
     assert any("HiddenTestFailed" in p.read_text() for p in wrong)
     for page in pages:  # each page is handed back in its student's zip for the assignment, and nothing else is
         student, assignment = page.parent.parent.name, page.parent.name
-        with zipfile.ZipFile(course.root / "autograde" / "handback" / assignment / f"{student}.zip") as zf:
+        with zipfile.ZipFile(folders(course.root).handback / assignment / f"{student}.zip") as zf:
             assert zf.read(f"{assignment}/{page.name}") == page.read_bytes()
             assert all(n.startswith(f"{assignment}/") and n.endswith(".html") for n in zf.namelist())
 

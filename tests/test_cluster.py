@@ -16,6 +16,7 @@ import pytest
 import yaml
 
 from autograde import assignments, notebook_names
+from autograde.course import folders
 from tests.conftest import CELL_TIMEOUT, ROOT, VENV, grades, tracked_copy
 
 SLICE = ["example-complete", "example-partial", "example-blank", "noisy", "liar", "tamper-numpy", "resource-exit",
@@ -64,10 +65,10 @@ def cluster(tmp_path_factory):
 def _course(tmp_path: Path, students: dict[str, Path]) -> Path:
     """A scratch copy of the tracked files whose submissions of the first assignment are ``students``."""
     root = tracked_copy(tmp_path)
-    shutil.rmtree(root / "autograde" / "submitted")  # not the examples of the copy: only ``students``
+    shutil.rmtree(folders(root).submitted)  # not the examples of the copy: only ``students``
     a = assignments(root)[0]
     for student, folder in students.items():
-        shutil.copytree(folder, root / "autograde" / "submitted" / student / a)
+        shutil.copytree(folder, folders(root).submitted / student / a)
     return root
 
 
@@ -81,7 +82,7 @@ def _grade(root: Path, address: str) -> subprocess.Popen:
 def test_a_cluster_grades_the_corpus_as_one_machine_does(course, cluster, tmp_path):
     address, _ = cluster
     a = assignments(course.root)[0]
-    slice_ = {s: course.root / "autograde" / "submitted" / s / a for s in SLICE}
+    slice_ = {s: folders(course.root).submitted / s / a for s in SLICE}
     root = _course(tmp_path, {s: p for s, p in slice_.items() if p.is_dir()})
     run = _grade(root, address)
     out, err = run.communicate(timeout=900)
@@ -93,14 +94,14 @@ def test_a_cluster_grades_the_corpus_as_one_machine_does(course, cluster, tmp_pa
               for s in slice_ if any(course.first[s, a][k] != here[s, a][k] for k in keys)}
     assert len(here) == len(SLICE) and not differ, differ
     name = notebook_names(a, root)[0]
-    graded = root / "autograde" / "autograded" / "example-complete" / a / f"{name}.ipynb"
+    graded = folders(root).autograded / "example-complete" / a / f"{name}.ipynb"
     assert graded.is_file()  # the client wrote the graded notebook, as for a grading on this machine
 
 
 def test_a_worker_killed_mid_run_loses_nothing(course, cluster, tmp_path):
     address, workers = cluster
     a = assignments(course.root)[0]
-    complete = course.root / "autograde" / "submitted" / "example-complete" / a
+    complete = folders(course.root).submitted / "example-complete" / a
     students = [f"student{i}" for i in range(6)]
     root = _course(tmp_path, dict.fromkeys(students, complete))
     run = _grade(root, address)

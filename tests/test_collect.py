@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from autograde.course import folders
 from tests.conftest import make, tracked_copy
 
 A, NB = "01_autodiff", "autodiff"
@@ -40,7 +41,7 @@ def course(tmp_path_factory):
 
 def _submitted(root: Path, student: str) -> Path:
     """The folder a student's submission of the assignment is filed in."""
-    return root / "autograde" / "submitted" / student / A
+    return folders(root).submitted / student / A
 
 
 def test_canvas_download_is_filed_by_roster_latest_wins_strangers_reported(course, tmp_path):
@@ -63,7 +64,7 @@ def test_canvas_download_is_filed_by_roster_latest_wins_strangers_reported(cours
     assert "SECOND" in (ada / f"{NB}.ipynb").read_text()  # the later of two submissions wins
     assert (ada / "timestamp.txt").read_text().startswith("2026-11-02 09:30:00")
     assert "ALAN" in (_submitted(course, "aturing") / f"{NB}.ipynb").read_text()
-    assert not any(p.name in ("9999", "hoppergrace") for p in (course / "autograde" / "submitted").iterdir())
+    assert not any(p.name in ("9999", "hoppergrace") for p in folders(course).submitted.iterdir())
 
 
 def test_moodle_download_is_filed_by_name_with_the_later_copy(course, tmp_path):

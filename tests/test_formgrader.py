@@ -14,6 +14,7 @@ import shutil
 import pytest
 
 from autograde import assignments, notebook_names
+from autograde.course import folders
 from autograde.nbtools import is_solution, nbgrader_meta, read
 from tests.browser import Lab, chromium
 from tests.conftest import ROOT, make, run_grader
@@ -37,8 +38,8 @@ def test_a_manual_grade_and_comment_entered_in_the_formgrader_reach_export_and_f
     root = course.root
     a = assignments(root)[0]
     name = notebook_names(a, root)[0]
-    shutil.copytree(root / "autograde" / "submitted" / "example-complete" / a,
-                    root / "autograde" / "submitted" / STUDENT / a)
+    shutil.copytree(folders(root).submitted / "example-complete" / a,
+                    folders(root).submitted / STUDENT / a)
     graded = run_grader(root, "--student", STUDENT)
     assert graded.returncode == 0, graded.stderr
     cell, points = _written_answer(read(root / "source" / a / f"{name}.ipynb"))
@@ -75,11 +76,11 @@ def test_a_manual_grade_and_comment_entered_in_the_formgrader_reach_export_and_f
         grade = gb.find_grade(cell, name, a, STUDENT)
         assert grade.manual_score == score and gb.find_comment(cell, name, a, STUDENT).manual_comment == comment
     assert make(root, "export").returncode == 0
-    with open(root / "autograde" / "export" / "grades_by_question.csv") as f:
+    with open(folders(root).export / "grades_by_question.csv") as f:
         row = next(r for r in csv.DictReader(f) if (r["student_id"], r["assignment"]) == (STUDENT, a))
     assert float(row[f"{a}/{name}:{cell}"]) == score and float(row["manual"]) == score
     done = run_grader(root, "--feedback", "--student", STUDENT)
     assert done.returncode == 0, done.stderr
-    page = html.unescape(re.sub(r"<[^>]+>", " ", (root / "autograde" / "feedback" / STUDENT / a /
+    page = html.unescape(re.sub(r"<[^>]+>", " ", (folders(root).feedback / STUDENT / a /
                                                     f"{name}.html").read_text()))
     assert comment in page

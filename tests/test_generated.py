@@ -8,6 +8,7 @@ from types import SimpleNamespace
 import pytest
 
 from autograde import assignments, notebook_names
+from autograde.course import folders
 from autograde.examples import EXAMPLES, example_notebook
 from autograde.nbtools import HIDDEN_REGION, SOLUTION_REGION, is_solution, read
 from autograde.release import generate_assignment
@@ -126,7 +127,7 @@ def test_example_submissions_match_regeneration(assignment, name):
     source = read(ROOT / "source" / assignment / f"{name}.ipynb")
     release = read(ROOT / "release" / assignment / f"{name}.ipynb")
     for kind in EXAMPLES:
-        stored = read(ROOT / "autograde" / "submitted" / kind / assignment / f"{name}.ipynb")
+        stored = read(folders(ROOT).submitted / kind / assignment / f"{name}.ipynb")
         assert _cells(stored) == _cells(example_notebook(kind, release, source)), \
             f"autograde/submitted/{kind} is stale: run `make examples`"
 

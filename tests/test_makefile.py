@@ -15,6 +15,7 @@ import subprocess
 from pathlib import Path
 
 from autograde import assignments, notebook_names
+from autograde.course import folders
 from autograde.nbtools import autograded_points, read
 from tests.conftest import ROOT, grades, run_grader, submit
 
@@ -41,12 +42,12 @@ def test_autograde_exits_non_zero_when_a_submission_cannot_be_graded(course):
 
 
 def test_a_selection_that_matches_nothing_says_so_and_exits_2(scratch_course):
-    (scratch_course / "autograde" / "submitted" / "alice" / "01_autodiff").mkdir(parents=True)
+    (folders(scratch_course).submitted / "alice" / "01_autodiff").mkdir(parents=True)
     proc = run_grader(scratch_course, "--student", "bob")
     assert proc.returncode == 2 and "error: no submission of student bob under" in proc.stderr, proc.stderr
     proc = run_grader(scratch_course, "--student", "alice", "--assignment", "01_autodif")
     assert proc.returncode == 2 and "student alice and assignment 01_autodif" in proc.stderr, proc.stderr
-    assert "Traceback" not in proc.stderr and not (scratch_course / "autograde" / "grades.csv").exists()
+    assert "Traceback" not in proc.stderr and not folders(scratch_course).grades_csv.exists()
 
 
 def test_an_empty_class_is_nothing_to_grade(scratch_course):
@@ -103,7 +104,7 @@ def test_a_broken_resubmission_keeps_the_earlier_grade(course):
     course = course.root
     a = assignments(course)[0]
     name = notebook_names(a, course)[0]
-    complete = course / "autograde" / "submitted" / "example-complete" / a / f"{name}.ipynb"
+    complete = folders(course).submitted / "example-complete" / a / f"{name}.ipynb"
     submit(course, "resubmitter", a, name, read(complete))
 
     def regrade(status):
@@ -150,7 +151,7 @@ def test_roster_and_export_by_question_and_for_canvas_agree_with_the_gradebook(c
     assert make(root, "roster", f"CSV={root / 'roster.csv'}").returncode == 0
     done = make(root, "export")
     assert done.returncode == 0, done.stdout + done.stderr
-    with open(root / "autograde" / "export" / "grades_by_question.csv") as f:
+    with open(folders(root).export / "grades_by_question.csv") as f:
         rows = {(r["student_id"], r["assignment"]): r for r in csv.DictReader(f)}
     first = assignments(root)[0]
     assert "kernel died" in rows["resource-exit", first]["flags"]
@@ -164,7 +165,7 @@ def test_roster_and_export_by_question_and_for_canvas_agree_with_the_gradebook(c
             assert float(row["autograded"]) + float(row["manual"]) == sum(graded.values())
             assert float(row["extra_credit"]) == float(row["late_penalty"]) == 0
         assert len(rows) == sum(1 for a in gb.assignments for s in a.submissions)
-        with open(root / "autograde" / "export" / f"canvas_{first}.csv") as f:
+        with open(folders(root).export / f"canvas_{first}.csv") as f:
             canvas = list(csv.reader(f))
         assert canvas[0] == ["Student", "ID", "SIS User ID", "SIS Login ID", "Section", first]
         assert canvas[1][0] == "Points Possible" and float(canvas[1][-1]) == gb.find_assignment(first).max_score

@@ -3,6 +3,7 @@
 import subprocess
 import sys
 
+from autograde.course import folders
 from tests.conftest import ROOT
 
 
@@ -13,14 +14,14 @@ def validate(*paths) -> subprocess.CompletedProcess:
 
 
 def test_complete_notebook_validates():
-    path = ROOT / "autograde" / "submitted" / "example-complete" / "01_autodiff" / "autodiff.ipynb"
+    path = folders(ROOT).submitted / "example-complete" / "01_autodiff" / "autodiff.ipynb"
     out = validate(path)
     assert out.returncode == 0, out.stdout + out.stderr
     assert "Success! Your notebook passes all the tests." in out.stdout
 
 
 def test_incomplete_notebook_fails_validation():
-    path = ROOT / "autograde" / "submitted" / "example-partial" / "01_autodiff" / "autodiff.ipynb"
+    path = folders(ROOT).submitted / "example-partial" / "01_autodiff" / "autodiff.ipynb"
     out = validate(path)
     assert out.returncode == 1
     assert "VALIDATION FAILED" in out.stdout

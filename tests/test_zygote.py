@@ -149,7 +149,7 @@ def test_without_a_usable_zygote_kernels_start_cold_and_sandboxed(spool, monkeyp
 
 def test_a_course_under_tmp_stays_hidden_and_read_only_around_the_working_copy(tmp_path, monkeypatch):
     course = tmp_path / "course"
-    work = course / "autograde" / "autograded" / "carol" / "a1"
+    work = course / "autograde" / "autograded" / "carol" / "a1"  # the layout of a course, without its config
     work.mkdir(parents=True)
     (course / "source").mkdir()
     monkeypatch.setenv("COURSE_ROOT", str(course))  # the sandbox hides the course being graded
