@@ -47,7 +47,7 @@ def median_seconds(fn, repeats: int = REPEATS) -> tuple[float, list[float]]:
 
 def scratch_course(root: Path, dest: Path, submissions: dict[str, str]) -> Path:
     """A course in ``dest`` with source, config, code and the given ``{student: example}`` submissions."""
-    for folder in ("source", "release", "autograde"):
+    for folder in ("source", "release", folders(root).relative(folders(root).workspace)):
         shutil.copytree(root / folder, dest / folder, ignore=shutil.ignore_patterns(
             "submitted", "autograded", "feedback", ".work", "gradebook.db*", "grades.csv", "__pycache__"))
     shutil.copy(root / "nbgrader_config.py", dest)

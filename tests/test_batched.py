@@ -112,6 +112,16 @@ def test_stop_below_freezes_each_network_where_it_crossed(xy):
         assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10
 
 
+def test_adam_with_a_learning_rate_and_decay_per_network(xy):
+    x, y = xy
+    lrs, wds = [5e-3, 1e-2, 2e-3], [0.0, 1e-3, 1e-2]
+    result = batched.train([5, 5, 11], x, y, epochs=STEPS, lr=lrs, weight_decay=wds, seeds=[0, 1, 2],
+                           dtype=torch.float64, overhead_flops=1e12, progress=False)  # one bucket, two lrs
+    for k, M in enumerate([5, 5, 11]):
+        net, _ = batched.reference_train(M, x, y, epochs=STEPS, lr=lrs[k], weight_decay=wds[k], seed=k)
+        assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10, f"network {k}"
+
+
 def test_stopped_networks_leave_their_bucket_and_the_others_go_on_exactly(xy, monkeypatch):
     x, y = xy
     xs, ys = np.stack([x, x[::-1], x]), np.stack([y, y[::-1], -y])
