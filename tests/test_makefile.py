@@ -68,6 +68,18 @@ def test_examples_are_graded(course):
     assert "example-complete" in graded.stdout and "graded" in graded.stdout
 
 
+def test_the_complete_examples_run_without_a_single_error_in_the_grading_kernel(course):
+    # a locked cell failing in the sandboxed kernel (an import the sandbox withholds) costs the tests nothing, as
+    # they run in the judge, but leaves the student's own code without the names that cell defines
+    for a in assignments(course.root):
+        for name in notebook_names(a, course.root):
+            nb = read(folders(course.root).autograded / "example-complete" / a / f"{name}.ipynb")
+            errors = [(c.metadata.get("nbgrader", {}).get("grade_id"), o.get("ename"), o.get("evalue"))
+                      for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
+                      if o.get("output_type") == "error"]
+            assert not errors, (a, errors)
+
+
 def test_wrong_answer_loses_points_under_nbgrader(course):
     g = course.first
     course = course.root

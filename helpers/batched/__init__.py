@@ -13,14 +13,22 @@ Every network follows the same trajectory as when trained alone; in float64 the 
 ``torch.nn`` + ``torch.optim`` to rounding (see the tests).
 """
 
+from importlib import import_module
+
 from .. import reference_names
-from .engine import train
-from .loop import EpochOrders, epoch_orders
-from .model import Optimizer, Result, flops_per_epoch, init_seed, layer_shapes
-from .plan import MIN_BUCKETS, cheapest_groups, plan_buckets
 
-__all__ = ["EpochOrders", "MIN_BUCKETS", "Optimizer", "Result", "cheapest_groups", "epoch_orders", "flops_per_epoch",
-           "init_seed", "layer_shapes", "plan_buckets", "train"]
+_PUBLIC = {"train": "engine", "EpochOrders": "loop", "epoch_orders": "loop", "Optimizer": "model", "Result": "model",
+           "init_seed": "model", "flops_per_epoch": "plan", "layer_shapes": "plan", "MIN_BUCKETS": "plan",
+           "cheapest_groups": "plan", "plan_buckets": "plan"}
+"""Public names and their modules, imported on first use: the planner alone (numpy) does not load torch."""
 
-__getattr__ = reference_names(__name__, ("network", "reference_train", "n_params"))
-"""The torch.nn network and training loop the engine reproduces, in :mod:`helpers.reference`."""
+__all__ = sorted(_PUBLIC)
+
+_reference = reference_names(__name__, ("network", "reference_train", "n_params"))
+
+
+def __getattr__(name: str):
+    """A public name from its module, or the torch.nn network and loop the engine reproduces (helpers.reference)."""
+    if name in _PUBLIC:
+        return getattr(import_module(f"{__name__}.{_PUBLIC[name]}"), name)
+    return _reference(name)

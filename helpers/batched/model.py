@@ -13,18 +13,7 @@ import numpy as np
 import torch
 from torch import nn
 
-
-def layer_shapes(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> list[tuple[int, int]]:
-    """``(fan_out, fan_in)`` of every linear layer of the network of width ``M``."""
-    sizes = [d_in] + [M] * depth + [d_out]
-    return list(zip(sizes[1:], sizes[:-1]))
-
-
-def flops_per_epoch(M: int, n: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> int:
-    """Useful multiply-add FLOPs (2 per multiply-add) of one epoch over ``n`` samples: forward,
-    weight gradients and input gradients (none for the first layer's input)."""
-    macs = [o * i for o, i in layer_shapes(M, depth, d_in, d_out)]
-    return 2 * n * (2 * sum(macs) + sum(macs[1:]))
+from .plan import flops_per_epoch, layer_shapes  # noqa: F401  (the networks' shapes, with the planner)
 
 
 def init_seed(seed: int, M: int) -> int:

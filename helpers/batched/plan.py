@@ -1,4 +1,4 @@
-"""Which networks share a bucket, and in which order the workers take the buckets.
+"""Which networks share a bucket, and in which order the workers take the buckets (numpy only: no torch).
 
 A bucket is a group of networks padded to the width of its widest member and trained as one batched
 product. Padding costs FLOPs and every bucket costs a fixed overhead per step, so the plan is the
@@ -11,7 +11,19 @@ import math
 
 import numpy as np
 
-from .model import flops_per_epoch
+
+def layer_shapes(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> list[tuple[int, int]]:
+    """``(fan_out, fan_in)`` of every linear layer of the network of width ``M``."""
+    sizes = [d_in] + [M] * depth + [d_out]
+    return list(zip(sizes[1:], sizes[:-1]))
+
+
+def flops_per_epoch(M: int, n: int, depth: int = 2, d_in: int = 8, d_out: int = 8) -> int:
+    """Useful multiply-add FLOPs (2 per multiply-add) of one epoch over ``n`` samples: forward,
+    weight gradients and input gradients (none for the first layer's input)."""
+    macs = [o * i for o, i in layer_shapes(M, depth, d_in, d_out)]
+    return 2 * n * (2 * sum(macs) + sum(macs[1:]))
+
 
 MIN_BUCKETS = 2
 """A plan with fewer buckets is split (networks alternately) so that two workers share the work; this
