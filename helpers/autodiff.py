@@ -120,6 +120,45 @@ class Graph:
         return depth
 
 
+@dataclass
+class Layout:
+    """Where to draw a graph: a point per node and, per edge ``(parent, child)``, the polyline from one to the other."""
+
+    pos: dict
+    edges: dict
+    BOX = (1.5, 0.7)
+    """Width and height of the box drawn around a node, in the layout's units."""
+
+
+def layered_layout(graph: Graph, dx: float = 2.2, dy: float = 1.2, sweeps: int = 4) -> Layout:
+    """A layered drawing: column = depth; an edge that spans several columns bends through a slot of its own in
+    each column it crosses instead of running straight through the nodes between; each column is ordered by the
+    mean height of its neighbours in the previous one (a few sweeps of the barycentre heuristic)."""
+    depth = graph.depths()
+    columns: dict[int, list] = {d: [] for d in range(max(depth.values()) + 1)}
+    for n in graph.nodes:
+        columns[depth[n.name]].append(n.name)
+    chains = {}  # (parent, child) -> the slots the edge passes through, dummy slots included
+    for n in graph.nodes:
+        for parent in n.inputs:
+            dummies = [f"{parent.name}->{n.name}@{d}" for d in range(depth[parent.name] + 1, depth[n.name])]
+            for d, slot in zip(range(depth[parent.name] + 1, depth[n.name]), dummies):
+                columns[d].append(slot)
+            chains[parent.name, n.name] = [parent.name, *dummies, n.name]
+    before = {}  # slot -> the slots just before it on some edge
+    for chain in chains.values():
+        for u, v in zip(chain, chain[1:]):
+            before.setdefault(v, []).append(u)
+    for _ in range(sweeps):
+        for d in range(1, len(columns)):
+            rank = {slot: i for i, slot in enumerate(columns[d - 1])}
+            columns[d].sort(key=lambda slot: (sum(rank[u] for u in before.get(slot, [])) / len(before[slot])
+                                              if before.get(slot) else len(rank)))
+    pos = {slot: (dx * d, dy * ((len(col) - 1) / 2 - i)) for d, col in columns.items() for i, slot in enumerate(col)}
+    return Layout({n.name: pos[n.name] for n in graph.nodes},
+                  {edge: [pos[slot] for slot in chain] for edge, chain in chains.items()})
+
+
 def z_graph(a, b) -> tuple[Graph, Node]:
     """Record z(a, b) = log(b) / (1 + exp(a²) + b²) as a graph with nodes v1 … v5 and z."""
     g = Graph()

@@ -146,26 +146,22 @@ def plot_graph(graph, *, title: str, show_values: bool = True, adjoints: Mapping
 
     Each node shows its label, its forward value and, when ``adjoints`` is given, its adjoint.
     """
+    from .autodiff import layered_layout
+
+    layout = layered_layout(graph)
+    pos = layout.pos
     depth = graph.depths()
-    columns: dict[int, list] = {}
-    for n in graph.nodes:
-        columns.setdefault(depth[n.name], []).append(n)
-    pos = {}
-    for d, nodes in columns.items():
-        for i, n in enumerate(nodes):
-            pos[n.name] = (2.2 * d, (len(nodes) - 1) / 2 - i)
     if ax is None:
-        size = (2.2 * (max(columns) + 1) + 1.0, 1.4 * max(map(len, columns.values())) + 1.2)
+        xs, ys = zip(*(p for line in layout.edges.values() for p in line), *pos.values())
+        size = (max(xs) - min(xs) + 3.0, 1.2 * (max(ys) - min(ys)) + 2.0)
         _, ax = _pyplot().subplots(figsize=size)
-    for n in graph.nodes:
-        for parent in n.inputs:
-            (x0, y0), (x1, y1) = pos[parent.name], pos[n.name]
-            ax.plot([x0, x1], [y0, y1], color="0.6", lw=1, zorder=1)
-            ax.annotate("", xy=(x0 + 0.62 * (x1 - x0), y0 + 0.62 * (y1 - y0)),
-                        xytext=(x0 + 0.5 * (x1 - x0), y0 + 0.5 * (y1 - y0)),
-                        arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1), zorder=2)
-            ax.text(x0 + 0.5 * (x1 - x0), y0 + 0.5 * (y1 - y0) + 0.1, n.op, fontsize=7,
-                    color="0.3", ha="center")
+    for line in layout.edges.values():
+        xs, ys = zip(*line)
+        ax.plot(xs, ys, color="0.6", lw=1, zorder=1)
+        (x0, y0), (x1, y1) = line[-2], line[-1]
+        ax.annotate("", xy=(x0 + 0.62 * (x1 - x0), y0 + 0.62 * (y1 - y0)),
+                    xytext=(x0 + 0.5 * (x1 - x0), y0 + 0.5 * (y1 - y0)),
+                    arrowprops=dict(arrowstyle="-|>", color="0.35", lw=1), zorder=2)
     kinds = {"input": "C0", "constant": "0.6", "intermediate": "C1", "output": "C3"}
     last = graph.nodes[-1].name
     for n in graph.nodes:
@@ -179,11 +175,11 @@ def plot_graph(graph, *, title: str, show_values: bool = True, adjoints: Mapping
                 bbox=dict(boxstyle="round,pad=0.4", fc="white", ec=kinds[kind], lw=1.5))
     for kind, color in kinds.items():
         ax.plot([], [], "s", color=color, label=kind, markerfacecolor="white", markeredgewidth=1.5)
-    xs = [p[0] for p in pos.values()]
-    ys = [p[1] for p in pos.values()]
+    xs, ys = zip(*(p for line in layout.edges.values() for p in line), *pos.values())
     ax.set_xlim(min(xs) - 1.0, max(xs) + 1.0)
     ax.set_ylim(min(ys) - 0.8, max(ys) + 0.8)
-    ax.set_xticks(sorted({p[0] for p in pos.values()}), [str(d) for d in sorted(columns)])
+    ticks = sorted({(pos[n][0], depth[n]) for n in pos})
+    ax.set_xticks([x for x, _ in ticks], [str(d) for _, d in ticks])
     ax.set_yticks([])
     ax.set_title(title)
     ax.set_xlabel("depth in the graph (longest path from the inputs)")

@@ -80,3 +80,26 @@ def test_check_engine():
     autodiff.check_engine(RULES, n=20, seed=0)
     with pytest.raises(CheckFailed, match="dz/da"):
         autodiff.check_engine({**RULES, "square": lambda i, out, g: (i[0] * g,)}, n=20, seed=0)
+
+
+def _crossings(layout):
+    """(edge, node) pairs where the edge's polyline enters the node's box, the edge's own ends excepted."""
+    w, h = autodiff.Layout.BOX
+    hits = []
+    for (parent, child), line in layout.edges.items():
+        for (x0, y0), (x1, y1) in zip(line, line[1:]):
+            for t in np.linspace(0, 1, 400):
+                x, y = x0 + t * (x1 - x0), y0 + t * (y1 - y0)
+                hits += [((parent, child), name) for name, (px, py) in layout.pos.items()
+                         if name not in (parent, child) and abs(x - px) < w / 2 and abs(y - py) < h / 2]
+    return set(hits)
+
+
+def test_the_layered_layout_routes_no_edge_through_a_node_box():
+    g, _ = autodiff.z_graph(2.0, 3.0)
+    layout = autodiff.layered_layout(g)
+    assert not _crossings(layout)
+    assert len(layout.edges["v3", "v4"]) == 3  # v3 -> v4 skips a column: it bends through a slot of its own
+    flat = {name: (x, 0.0) for name, (x, _) in layout.pos.items()}  # every node on one line: v3 -> v4 hits v2
+    assert (("v3", "v4"), "v2") in _crossings(autodiff.Layout(flat, {e: [flat[e[0]], flat[e[1]]]
+                                                                        for e in layout.edges}))
