@@ -13,7 +13,8 @@ nbgrader commands all use them:
   code printed or warned; a notebook-wide time limit and an output cap apply; a kernel that dies is
   restarted, the earlier cells replayed, and only the cell that killed it is lost.
 - :class:`KeepExperimentOutputs` and ``HardenedExecute.run_experiments``: cells tagged
-  ``experiment`` (figures and sweeps, no points, no test depends on them) are not re-executed;
+  ``experiment`` (the course's figures and sweeps, and the experiments students write, graded by hand; no
+  test depends on them) are not re-executed;
   the outputs the student produced stay for manual grading, and grading stays fast.
 - :class:`DeduplicateGradeCells` keeps the first of several cells sharing a grade id (a copied
   grade cell otherwise stops nbgrader for the whole submission).
@@ -110,7 +111,7 @@ class HardenedExecute(Execute):
         config=True)
     jobs = Integer(1, help="Submissions graded at once on this machine: each kernel gets its share of the cores "
                    "as its BLAS and OpenMP threads.").tag(config=True)
-    run_experiments = Bool(False, help="Re-execute cells tagged 'experiment' (they carry no points).").tag(config=True)
+    run_experiments = Bool(False, help="Re-execute cells tagged 'experiment' (no autograded points).").tag(config=True)
     warm_kernels = Bool(True, help="Fork each sandboxed kernel from a zygote with the course's imports loaded "
                         "(autograde/zygote.py) instead of starting a new interpreter.").tag(config=True)
     shutdown_kernel = Enum(["graceful", "immediate"], default_value="immediate",

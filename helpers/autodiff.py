@@ -36,8 +36,8 @@ PRIMITIVES = {
 ARITY = {"square": 1, "exp": 1, "log": 1, "sum": None, "div": 2}
 """Number of inputs of each primitive (None: any number)."""
 
-__getattr__ = reference_names(__name__, ("torch_backward", "torch_z_and_gradients"))
-"""The torch.autograd references, in :mod:`helpers.reference`."""
+__getattr__ = reference_names(__name__, ("torch_backward", "torch_z_and_gradients", "z_graph", "z_and_gradients"))
+"""The torch.autograd references and the graph of z with its engine evaluation, in :mod:`helpers.reference`."""
 
 
 @dataclass
@@ -159,26 +159,92 @@ def layered_layout(graph: Graph, dx: float = 2.2, dy: float = 1.2, sweeps: int =
                   {edge: [pos[slot] for slot in chain] for edge, chain in chains.items()})
 
 
-def z_graph(a, b) -> tuple[Graph, Node]:
-    """Record z(a, b) = log(b) / (1 + exp(a²) + b²) as a graph with nodes v1 … v5 and z."""
+def z_value(a, b):
+    """z(a, b) = log(b) / (1 + exp(a²) + b²), the function of Part 1 (elementwise on arrays)."""
+    return np.log(b) / (1.0 + np.exp(np.square(a)) + np.square(b))
+
+
+def graph_from_nodes(nodes: dict, a, b) -> tuple[Graph, Node]:
+    """Record the graph described by ``nodes`` ``{name: (op, [parents])}`` at the inputs ``a``, ``b``; parents are
+    other names (in any order), ``"a"``, ``"b"`` or numbers (constants). Returns the graph and its node ``"z"``."""
+    from . import checks
+
+    if not isinstance(nodes, dict) or "z" not in nodes:
+        checks._fail(f"the graph must be a dict of nodes {{name: (op, [parents])}} with a node 'z', got {nodes!r:.120}")
+    for name, spec in nodes.items():
+        if not (isinstance(spec, (tuple, list)) and len(spec) == 2 and isinstance(spec[1], (tuple, list))):
+            checks._fail(f"node {name!r} must be (op, [parents]), got {spec!r:.80}")
+        op, parents = spec
+        if op not in PRIMITIVES:
+            checks._fail(f"node {name!r}: unknown operation {op!r}; the primitives are {sorted(PRIMITIVES)}")
+        if ARITY[op] is not None and len(parents) != ARITY[op]:
+            checks._fail(f"node {name!r}: {op} takes {ARITY[op]} input(s), got {len(parents)}")
+        if op == "sum" and len(parents) < 2:
+            checks._fail(f"node {name!r}: sum takes at least two inputs")
+        for p in parents:
+            if not (_is_number(p) or p in ("a", "b") or p in nodes):
+                checks._fail(f"node {name!r}: parent {p!r} is neither 'a', 'b', a number nor a node of the graph")
     g = Graph()
-    na = g.input("a", a, "$a$")
-    nb = g.input("b", b, "$b$")
-    v1 = g.apply("square", na, name="v1", label="$v_1 = a^2$")
-    v2 = g.apply("exp", v1, name="v2", label="$v_2 = e^{v_1}$")
-    v3 = g.apply("square", nb, name="v3", label="$v_3 = b^2$")
-    one = g.constant(1.0, name="one")
-    v4 = g.apply("sum", one, v2, v3, name="v4", label="$v_4 = 1 + v_2 + v_3$")
-    v5 = g.apply("log", nb, name="v5", label="$v_5 = \\log b$")
-    z = g.apply("div", v5, v4, name="z", label="$z = v_5 / v_4$")
-    return g, z
+    made = {"a": g.input("a", a, "$a$"), "b": g.input("b", b, "$b$")}
+
+    def make(name, path=()):
+        """Record node ``name`` after its parents."""
+        if name in made:
+            return made[name]
+        if name in path:
+            checks._fail(f"the graph has a cycle through {' -> '.join(map(str, (*path, name)))}")
+        op, parents = nodes[name]
+        inputs = [g.constant(float(p), name=f"{name}:const{i}") if _is_number(p) else make(p, (*path, name))
+                  for i, p in enumerate(parents)]
+        made[name] = g.apply(op, *inputs, name=str(name),
+                             label=f"{name} = {op}({', '.join(str(p) for p in parents)})")
+        return made[name]
+
+    for name in nodes:
+        make(name)
+    return g, made["z"]
 
 
-def z_and_gradients(a, b, rules: dict):
-    """Evaluate z(a, b) and (∂z/∂a, ∂z/∂b) with the engine and the given backward rules."""
-    g, z = z_graph(a, b)
-    adjoints = g.backward(z, rules)
-    return z.value, adjoints["a"], adjoints["b"]
+def _is_number(p) -> bool:
+    """Whether a parent is a constant."""
+    return isinstance(p, (int, float)) and not isinstance(p, bool)
+
+
+def check_nodes(nodes: dict, n: int = 50, seed: int = 0) -> None:
+    """Check that the graph ``nodes`` evaluates to z(a, b) at ``n`` random points."""
+    from . import checks
+    from .data import points_ab
+
+    a, b = points_ab(n, seed=seed)
+    _, z = graph_from_nodes(nodes, a, b)
+    checks.close(z.value, z_value(a, b), f"the value of your graph's node 'z' at {n} random points (a, b)",
+                 rtol=1e-12)
+
+
+def _signature(nodes: dict, parent) -> str:
+    """A name-free description of ``parent``: its operation and, recursively, its parents (unordered for sum)."""
+    if _is_number(parent):
+        return f"{float(parent):g}"
+    if parent in ("a", "b"):
+        return parent
+    op, parents = nodes[parent]
+    args = [_signature(nodes, p) for p in parents]
+    return f"{op}({', '.join(sorted(args) if op == 'sum' else args)})"
+
+
+def check_same_graph(nodes: dict, expected: dict) -> None:
+    """Check that ``nodes`` has the nodes of ``expected``, each with the same operation and parents, whatever their
+    names (no node more, none less)."""
+    from . import checks
+
+    graph_from_nodes(nodes, 1.0, 2.0)  # well formed
+    got = sorted(_signature(nodes, k) for k in nodes)
+    want = sorted(_signature(expected, k) for k in expected)
+    missing = [w for w in want if w not in got]
+    extra = [x for x in got if x not in want]
+    if missing or extra or len(got) != len(want):
+        checks._fail(f"your graph has {len(got)} nodes, the expected one {len(want)}; "
+                     f"not expected: {extra[:3]}; missing: {len(missing)} node(s)")
 
 
 def _random_inputs(op: str, n: int | None, rng) -> tuple:
@@ -218,7 +284,7 @@ def check_engine(rules: dict, n: int | None = None, seed: int = 0) -> None:
     a, b = points_ab(1 if n is None else n, seed=seed)
     if n is None:
         a, b = float(a[0]), float(b[0])
-    z, dz_da, dz_db = z_and_gradients(a, b, rules)
+    z, dz_da, dz_db = reference.z_and_gradients(a, b, rules)
     ez, ea, eb = reference.torch_z_and_gradients(a, b)
     where = f"at (a, b) = ({a:.4g}, {b:.4g})" if n is None else f"at {n} random points"
     conv = (lambda v: float(v)) if n is None else (lambda v: v)

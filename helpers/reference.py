@@ -18,6 +18,7 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
+from .autodiff import Graph, Node
 from .batched.loop import epoch_orders
 from .batched.model import init_seed, layer_shapes
 from .nn import Activation
@@ -67,6 +68,28 @@ def torch_backward(op: str, inputs: tuple, g) -> tuple:
     out = _TORCH_PRIMITIVES[op](*ts)
     (out * torch.as_tensor(np.asarray(g, dtype=np.float64))).sum().backward()  # adjoint g, exactly
     return tuple(t.grad.numpy().copy() for t in ts)
+
+
+def z_graph(a, b) -> tuple[Graph, Node]:
+    """Record z(a, b) = log(b) / (1 + exp(a²) + b²) as a graph with nodes v1 … v5 and z."""
+    g = Graph()
+    na = g.input("a", a, "$a$")
+    nb = g.input("b", b, "$b$")
+    v1 = g.apply("square", na, name="v1", label="$v_1 = a^2$")
+    v2 = g.apply("exp", v1, name="v2", label="$v_2 = e^{v_1}$")
+    v3 = g.apply("square", nb, name="v3", label="$v_3 = b^2$")
+    one = g.constant(1.0, name="one")
+    v4 = g.apply("sum", one, v2, v3, name="v4", label="$v_4 = 1 + v_2 + v_3$")
+    v5 = g.apply("log", nb, name="v5", label="$v_5 = \\log b$")
+    z = g.apply("div", v5, v4, name="z", label="$z = v_5 / v_4$")
+    return g, z
+
+
+def z_and_gradients(a, b, rules: dict):
+    """Evaluate z(a, b) and (∂z/∂a, ∂z/∂b) with the engine and the given backward rules."""
+    g, z = z_graph(a, b)
+    adjoints = g.backward(z, rules)
+    return z.value, adjoints["a"], adjoints["b"]
 
 
 def torch_z_and_gradients(a, b):

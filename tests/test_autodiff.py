@@ -103,3 +103,41 @@ def test_the_layered_layout_routes_no_edge_through_a_node_box():
     flat = {name: (x, 0.0) for name, (x, _) in layout.pos.items()}  # every node on one line: v3 -> v4 hits v2
     assert (("v3", "v4"), "v2") in _crossings(autodiff.Layout(flat, {e: [flat[e[0]], flat[e[1]]]
                                                                         for e in layout.edges}))
+
+
+Z_NODES = {"v1": ("square", ["a"]), "v2": ("exp", ["v1"]), "v3": ("square", ["b"]), "v4": ("sum", [1.0, "v2", "v3"]),
+           "v5": ("log", ["b"]), "z": ("div", ["v5", "v4"])}
+
+
+def test_a_graph_given_as_nodes_is_recorded_and_compared_whatever_the_names():
+    g, z = autodiff.graph_from_nodes(Z_NODES, 2.0, 3.0)
+    ref, ref_z = autodiff.z_graph(2.0, 3.0)
+    assert z.value == ref_z.value and g.backward(z, RULES)["b"] == ref.backward(ref_z, RULES)["b"]
+    autodiff.check_nodes(Z_NODES)
+    renamed = {"sq": ("square", ["b"]), "lg": ("log", ["b"]), "p": ("square", ["a"]), "e": ("exp", ["p"]),
+               "den": ("sum", ["sq", "e", 1]), "z": ("div", ["lg", "den"])}
+    autodiff.check_same_graph(renamed, Z_NODES)
+    split = {**{k: v for k, v in Z_NODES.items() if k != "z"}, "w": ("sum", [1.0, "v2"]), "v4": ("sum", ["w", "v3"]),
+             "z": ("div", ["v5", "v4"])}
+    autodiff.check_nodes(split)  # the same function ...
+    with pytest.raises(CheckFailed, match="3 nodes|7 nodes"):
+        autodiff.check_same_graph(split, Z_NODES)  # ... but not the same graph
+    swapped = {**Z_NODES, "z": ("div", ["v4", "v5"])}
+    with pytest.raises(CheckFailed):
+        autodiff.check_nodes(swapped)
+    with pytest.raises(CheckFailed):
+        autodiff.check_same_graph(swapped, Z_NODES)
+
+
+@pytest.mark.parametrize("nodes,message", [
+    ([("square", ["a"])], "dict of nodes"),
+    ({"v1": ("square", ["a"])}, "node 'z'"),
+    ({"z": ("cube", ["a"])}, "unknown operation 'cube'"),
+    ({"z": ("div", ["a"])}, "div takes 2 input"),
+    ({"z": ("log", ["v9"])}, "parent .v9."),
+    ({"z": ("log", ["w"]), "w": ("exp", ["z"])}, "cycle"),
+    ({"z": "log(b)"}, "must be \\(op, \\[parents\\]\\)"),
+])
+def test_malformed_graphs_get_clear_messages(nodes, message):
+    with pytest.raises(CheckFailed, match=message):
+        autodiff.check_nodes(nodes)

@@ -133,9 +133,12 @@ def test_example_submissions_match_regeneration(assignment, name):
 
 
 @pytest.mark.parametrize("assignment,name", NOTEBOOKS)
-def test_experiment_cells_carry_no_points(assignment, name):
-    from autograde.nbtools import is_experiment, nbgrader_meta
+def test_experiment_cells_are_graded_by_hand_or_not_at_all(assignment, name):
+    from autograde.nbtools import is_autograded_test, is_experiment, nbgrader_meta
 
     nb = read(ROOT / "source" / assignment / f"{name}.ipynb")
     experiments = [c for c in nb.cells if is_experiment(c)]
-    assert all(not nbgrader_meta(c).get("grade") and not is_solution(c) for c in experiments)
+    assert not any(is_autograded_test(c) for c in experiments)  # the autograder never runs them
+    for c in experiments:  # the course's figures carry no points; an experiment the student writes has a rubric
+        assert bool(nbgrader_meta(c).get("grade")) == is_solution(c)
+        assert not is_solution(c) or "Rubric" in c.source.split("### END SOLUTION")[0]

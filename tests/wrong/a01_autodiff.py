@@ -5,13 +5,22 @@ from . import Wrong
 Z = ("test_z", "test_dz_da", "test_dz_db")
 D = ("test_dz_da", "test_dz_db")
 
+G = ("test_graph",)
+
 WRONG = [
-    # 1b: the numbers
+    # 1a: the graph
+    Wrong("graph", '"v4": ("sum", [1.0, "v2", "v3"])', '"v4": ("sum", ["v2", "v3"])', G, "forgets the constant 1"),
+    Wrong("graph", '"z": ("div", ["v5", "v4"])', '"z": ("div", ["v4", "v5"])', G, "divides the wrong way round"),
+    Wrong("graph", '"v3": ("square", ["b"])', '"v3": ("square", ["a"])', G, "squares a where b is squared"),
+    Wrong("graph", '"v4": ("sum", [1.0, "v2", "v3"]),',
+          '"w": ("sum", [1.0, "v2"]),\n        "v4": ("sum", ["w", "v3"]),', G,
+          "the right function through another graph (a sum split in two)"),
+    # 1c: the numbers, as a function of (a, b)
     Wrong("numbers", "v5 = np.log(b)", "v5 = np.log10(b)", Z, "log10 instead of the natural log"),
     Wrong("numbers", "v4 = 1.0 + v2 + v3", "v4 = v2 + v3", Z, "forgets the 1 in the denominator"),
     Wrong("numbers", "v2 = np.exp(v1)", "v2 = np.exp(a)", Z, "exp(a) instead of exp(a^2)"),
     Wrong("numbers", "v4_bar = -v5 / v4**2", "v4_bar = v5 / v4**2", D, "sign error in the adjoint of v4"),
-    Wrong("numbers", "dz_da = float(2 * a * v1_bar)", "dz_da = float(v1_bar)", ("test_dz_da",),
+    Wrong("numbers", "a_bar = 2 * a * v1_bar", "a_bar = v1_bar", ("test_dz_da",),
           "missing chain-rule factor 2a"),
     Wrong("numbers", "v5_bar / b + 2 * b * v3_bar", "2 * b * v3_bar", ("test_dz_db",),
           "drops the path of b through log b"),
@@ -92,8 +101,15 @@ def {name}(x, y, params, psi):
 
 SHORTCUTS = {
     "reference": {  # the course's own torch references, as the visible checks call them
-        "numbers": "from helpers.autodiff import torch_z_and_gradients\na, b = 2.0, 3.0\n"
-                   "z, dz_da, dz_db = (float(v) for v in torch_z_and_gradients(a, b))\n",
+        "graph": "from helpers.autodiff import z_graph\ndef z_nodes():\n"
+                 "    return {n.name: (n.op, [p.value if p.constant else p.name for p in n.inputs])\n"
+                 "            for n in z_graph(1.0, 2.0)[0].nodes if n.op}\n",
+        "numbers": "from helpers.autodiff import torch_backward, z_graph\ndef forward_backward(a, b):\n"
+                   "    rules = {op: (lambda op: lambda inputs, out, g: torch_backward(op, inputs, g))(op)\n"
+                   "             for op in ('square', 'exp', 'log', 'sum', 'div')}\n"
+                   "    graph, z = z_graph(a, b)\n    adjoints = graph.backward(z, rules)\n"
+                   "    values = {n.name: n.value for n in graph.nodes if n.op}\n"
+                   "    return values, {k: float(v) for k, v in adjoints.items() if k in ('a', 'b') or k in values}\n",
         "rules": "from helpers.autodiff import torch_backward\n"
                  "rules = {op: (lambda op: lambda inputs, out, g: torch_backward(op, inputs, g))(op)\n"
                  "         for op in ('square', 'exp', 'log', 'sum', 'div')}\n",
@@ -106,10 +122,15 @@ SHORTCUTS = {
                               "    return torch_loss_and_grads(X, Y, params, psi)\n",
     },
     "autograd": {  # torch.autograd written out in the answers
-        "numbers": "import torch\na, b = 2.0, 3.0\nat = torch.tensor(a, dtype=torch.float64, requires_grad=True)\n"
-                   "bt = torch.tensor(b, dtype=torch.float64, requires_grad=True)\n"
-                   "zt = torch.log(bt) / (1 + torch.exp(at ** 2) + bt ** 2)\nzt.backward()\n"
-                   "z, dz_da, dz_db = float(zt.detach()), float(at.grad), float(bt.grad)\n",
+        "numbers": "import torch\ndef forward_backward(a, b):\n"
+                   "    at = torch.tensor(a, dtype=torch.float64, requires_grad=True)\n"
+                   "    bt = torch.tensor(b, dtype=torch.float64, requires_grad=True)\n"
+                   "    v = {'v1': at ** 2}\n    v['v2'] = torch.exp(v['v1'])\n    v['v3'] = bt ** 2\n"
+                   "    v['v4'] = 1 + v['v2'] + v['v3']\n    v['v5'] = torch.log(bt)\n    v['z'] = v['v5'] / v['v4']\n"
+                   "    for t in v.values():\n        t.retain_grad()\n    v['z'].backward()\n"
+                   "    adjoints = {k: float(t.grad) for k, t in v.items() if k != 'z'}\n"
+                   "    return {k: float(t.detach()) for k, t in v.items()}, {**adjoints, 'a': float(at.grad),"
+                   " 'b': float(bt.grad)}\n",
         "mlp_backward": _AUTOGRAD_MLP.format(name="mlp_backward"),
         "mlp_backward_batch": _AUTOGRAD_MLP.format(name="mlp_backward_batch"),
     },
