@@ -1,7 +1,9 @@
 """Known-wrong implementations of each assignment's answers, one module per assignment.
 
 Each module ``a<assignment>.py`` defines ``WRONG``: a list of :class:`Wrong` edits of the reference
-solution. Every autograded test cell must be zeroed by at least three of them.
+solution. Every autograded test cell must be zeroed by at least three of them. The first entry of each
+list is the course fixture's ``wrong-answer`` submission, whose feedback must show a failed hidden test:
+it passes the visible tests.
 """
 
 from __future__ import annotations

@@ -8,13 +8,13 @@ D = ("test_dz_da", "test_dz_db")
 G = ("test_graph",)
 
 WRONG = [
-    # 1a: the graph
-    Wrong("graph", '"v4": ("sum", [1.0, "v2", "v3"])', '"v4": ("sum", ["v2", "v3"])', G, "forgets the constant 1"),
-    Wrong("graph", '"z": ("div", ["v5", "v4"])', '"z": ("div", ["v4", "v5"])', G, "divides the wrong way round"),
-    Wrong("graph", '"v3": ("square", ["b"])', '"v3": ("square", ["a"])', G, "squares a where b is squared"),
+    # 1a: the graph (first: it passes the visible test and fails only the hidden one, as tests of feedback need)
     Wrong("graph", '"v4": ("sum", [1.0, "v2", "v3"]),',
           '"w": ("sum", [1.0, "v2"]),\n        "v4": ("sum", ["w", "v3"]),', G,
           "the right function through another graph (a sum split in two)"),
+    Wrong("graph", '"v4": ("sum", [1.0, "v2", "v3"])', '"v4": ("sum", ["v2", "v3"])', G, "forgets the constant 1"),
+    Wrong("graph", '"z": ("div", ["v5", "v4"])', '"z": ("div", ["v4", "v5"])', G, "divides the wrong way round"),
+    Wrong("graph", '"v3": ("square", ["b"])', '"v3": ("square", ["a"])', G, "squares a where b is squared"),
     # 1c: the numbers, as a function of (a, b)
     Wrong("numbers", "v5 = np.log(b)", "v5 = np.log10(b)", Z, "log10 instead of the natural log"),
     Wrong("numbers", "v4 = 1.0 + v2 + v3", "v4 = v2 + v3", Z, "forgets the 1 in the denominator"),
