@@ -15,6 +15,7 @@ from torch import nn
 from torch.func import functional_call, stack_module_state, vmap
 
 from helpers.batched import epoch_orders, plan_buckets
+from helpers.batched.plan import largest_first
 from helpers.reference import network, reference_train
 
 
@@ -110,4 +111,5 @@ def func_stack(widths, x, y, epochs: int, *, lr: float, optimizer: str, depth: i
 
 def buckets_largest_first(widths, n: int) -> list[list[int]]:
     """The engine's buckets for ``widths``, largest first (the order in which the two processes take them)."""
-    return sorted(plan_buckets(widths, n), key=lambda b: -len(b) * max(int(widths[k]) for k in b) ** 2)
+    buckets = plan_buckets(widths, n)
+    return [buckets[i] for i in largest_first(buckets, widths, n)]

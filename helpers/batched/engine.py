@@ -32,6 +32,11 @@ def _as_inputs(x):
     return torch.cat([X, X.new_ones(X.shape[0], 1, X.shape[2])], dim=1)
 
 
+def _pick(t, k):
+    """What network(s) ``k`` train on: ``t`` itself when shared ``(n, d)``, else its rows ``k`` of ``(K, n, d)``."""
+    return t if t.dim() == 2 else t[k]
+
+
 def _tensor(a, dtype):
     """``a`` (array-like) as a tensor of ``dtype``."""
     return torch.as_tensor(np.asarray(a), dtype=dtype)
@@ -72,7 +77,7 @@ def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "a
     buckets = plan_buckets(widths, step_n, overhead_flops, depth, d_in, d_out)
     n_evals = epochs // eval_every + 1
     runs = [Run(Bucket(widths[idx], seeds[idx], lrs[idx], wds[idx], depth, d_in, d_out, dtype), widths[idx],
-                _as_inputs(x if x.dim() == 2 else x[idx]), _as_runs(y if y.dim() == 2 else y[idx]),
+                _as_inputs(_pick(x, idx)), _as_runs(_pick(y, idx)),
                 None if batch_size is None else epoch_orders(n, seeds[idx], shuffle_seed),
                 np.full((len(idx), n_evals), np.nan), np.full(len(idx), -1))
             for idx in buckets]
@@ -88,14 +93,11 @@ def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "a
         curve[idx], stopped[idx] = run.curve, run.stopped
         for j, k in enumerate(idx):
             params[k] = run.params[j]
-    x_at = (lambda k: x) if x.dim() == 2 else (lambda k: x[k])
-    y_at = (lambda k: y) if y.dim() == 2 else (lambda k: y[k])
-    train_mse = np.array([mse(params[k], x_at(k), y_at(k), dtype) for k in range(K)])
+    train_mse = np.array([mse(params[k], _pick(x, k), _pick(y, k), dtype) for k in range(K)])
     test_mse = np.full(K, np.nan)
     if x_test is not None:
         xt, yt = _tensor(x_test, dtype), _tensor(y_test, dtype)
-        test_mse = np.array([mse(params[k], xt if xt.dim() == 2 else xt[k], yt if yt.dim() == 2 else yt[k], dtype)
-                             for k in range(K)])
+        test_mse = np.array([mse(params[k], _pick(xt, k), _pick(yt, k), dtype) for k in range(K)])
     return Result(widths=widths, seeds=seeds, lr=lrs, weight_decay=wds, train_curve=curve,
                   eval_epochs=np.arange(n_evals) * eval_every, train_mse=train_mse, test_mse=test_mse,
                   stopped_epoch=stopped, params=params)

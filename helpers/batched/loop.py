@@ -55,8 +55,8 @@ class Run:
     orders: EpochOrders | None  # None for full batches
     curve: np.ndarray  # (K, evaluations)
     stopped: np.ndarray
-    rows: np.ndarray = None
-    params: list = field(default_factory=list)
+    rows: np.ndarray = field(init=False)
+    params: list = field(init=False)
 
     def __post_init__(self):
         self.rows = np.arange(len(self.widths))

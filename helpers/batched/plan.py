@@ -69,7 +69,8 @@ def plan_buckets(widths, n: int, overhead_flops: float = 1e7, depth: int = 2, d_
     return buckets
 
 
-def largest_first(buckets, widths, n: int, overhead_flops: float, depth: int, d_in: int, d_out: int) -> list[int]:
+def largest_first(buckets, widths, n: int, overhead_flops: float = 1e7, depth: int = 2, d_in: int = 8,
+                  d_out: int = 8) -> list[int]:
     """Bucket indices by decreasing estimated cost per epoch, the order in which workers take them.
 
     Taking the largest buckets first and each next bucket as soon as a worker is free keeps the
