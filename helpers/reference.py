@@ -5,8 +5,8 @@ its primitives, finite differences and SGD for the 1-D network of assignment 5, 
 two-layer networks, and the ``torch.nn`` network (its parameter count, its training loop) that the
 width-sweep engine reproduces. They live apart from the modules students import because they answer
 graded questions: while a submission is graded, this module is withheld from its kernel (the grader's
-judge has it), so an answer that calls it earns nothing. The modules that used to hold them still give them by name (``helpers.nn.torch_forward``,
-``helpers.batched.network``, ...).
+judge has it), so an answer that calls it earns nothing. The modules that used to hold them still give
+them by name (``helpers.nn.torch_forward``, ``helpers.batched.network``, ...).
 """
 
 from __future__ import annotations
