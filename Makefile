@@ -85,7 +85,7 @@ test: system-test venv  ## run the whole test suite (unit tests, hidden-test tes
 lint: venv  ## ruff on the code (rules in pyproject.toml; make test checks it too)
 	$(PY) -m ruff check .
 
-test-fast: venv  ## the unit tests only (no grading through make, browser, cluster or notebook): about a minute
+test-fast: venv  ## the unit tests only (no grading through make, browser, cluster, notebook or whole-course nbgrader run): under two minutes
 	$(PY) -m pytest -m "not slow" tests
 
 bench: venv  ## print notebook execution and autograde times (median of 3), then the width-sweep benchmark (A=03_double_descent: that assignment's times only)

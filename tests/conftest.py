@@ -30,13 +30,17 @@ def pytest_configure(config):
 
 SLOW_FIXTURES = {"course", "cluster", "student"}
 """Fixtures that grade the corpus, start a Dask cluster or drive browsers: their tests are marked ``slow``."""
+SLOW_FILES = {"test_collect.py", "test_validate.py", "test_release.py", "test_makefile.py", "test_browser.py"}
+"""Files whose every test runs make, a browser's server or nbgrader on whole notebooks (intake, validation,
+release of a changed course)."""
 
 
 def pytest_collection_modifyitems(config, items):
-    """Mark ``slow`` every test that grades through make, drives a browser, starts a cluster or runs a notebook."""
+    """Mark ``slow`` every test that grades through make, drives a browser, starts a cluster, runs a notebook or
+    runs nbgrader on whole notebooks."""
     for item in items:
         if (SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.suffix == ".ipynb"
-                or item.path.name == "test_collect.py"):
+                or item.path.name in SLOW_FILES):
             item.add_marker(pytest.mark.slow)
 
 
