@@ -230,15 +230,18 @@ def network(M: int, depth: int = 2, d_in: int = 8, d_out: int = 8, seed: int = 0
 
 def reference_train(M: int, x, y, *, epochs: int, lr: float = 1e-3, optimizer: str = "adam", depth: int = 2,
                     seed: int = 0, weight_decay: float = 0.0, batch_size: int | None = None,
-                    shuffle_seed: int = 0, dtype=torch.float64) -> tuple[nn.Sequential, list[float]]:
+                    shuffle_seed: int = 0, lr_schedule=None,
+                    dtype=torch.float64) -> tuple[nn.Sequential, list[float]]:
     """One network trained alone with ``torch.nn`` and ``torch.optim`` (the per-model loop the engine replaces).
 
     Returns the trained network and the training loss of every step (before that step's update).
+    ``lr_schedule(e)`` scales the learning rate of epoch ``e`` (``torch.optim.lr_scheduler.LambdaLR``).
     """
     x, y = torch.as_tensor(np.asarray(x), dtype=dtype), torch.as_tensor(np.asarray(y), dtype=dtype)
     net = network(M, depth, x.shape[1], y.shape[1], seed, dtype)
     cls = torch.optim.Adam if optimizer == "adam" else torch.optim.SGD
     opt = cls(net.parameters(), lr=lr, weight_decay=weight_decay)
+    scheduler = None if lr_schedule is None else torch.optim.lr_scheduler.LambdaLR(opt, lr_schedule)
     loss_fn = nn.MSELoss()
     n = x.shape[0]
     orders = epoch_orders(n, [seed], shuffle_seed) if batch_size else None
@@ -252,4 +255,6 @@ def reference_train(M: int, x, y, *, epochs: int, lr: float = 1e-3, optimizer: s
             loss.backward()
             opt.step()
             losses.append(loss.item())
+        if scheduler is not None:
+            scheduler.step()
     return net, losses

@@ -122,6 +122,35 @@ def test_adam_with_a_learning_rate_and_decay_per_network(xy):
         assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10, f"network {k}"
 
 
+@pytest.mark.parametrize("optimizer,lrs,batch_size", [
+    ("adam", 1e-2, None),              # fused Adam: one learning rate for the bucket
+    ("adam", [5e-3, 1e-2, 2e-3], None),  # Adam with one learning rate per network
+    ("sgd", 5e-2, 8),                  # plain SGD, mini-batches
+    ("sgd", [2e-2, 5e-2, 1e-2], None),
+])
+def test_a_learning_rate_schedule_follows_torch_lambdalr(xy, optimizer, lrs, batch_size):
+    x, y = xy
+    epochs = 60
+    schedule = batched.LinearDecay(start=20, epochs=epochs, final=0.1)
+    result = batched.train([5, 5, 11], x, y, epochs=epochs, lr=lrs, optimizer=optimizer, seeds=[0, 1, 2],
+                           batch_size=batch_size, lr_schedule=schedule, dtype=torch.float64,
+                           overhead_flops=1e12, progress=False)
+    constant = batched.train([5], x, y, epochs=epochs, lr=np.atleast_1d(lrs)[0], optimizer=optimizer, seeds=[0],
+                             batch_size=batch_size, dtype=torch.float64, progress=False)
+    assert _rel(_flat(result.params[0]), _flat(constant.params[0])) > 1e-6  # the schedule changes the path
+    for k, M in enumerate([5, 5, 11]):
+        lr = float(np.broadcast_to(lrs, (3,))[k])
+        net, _ = batched.reference_train(M, x, y, epochs=epochs, lr=lr, optimizer=optimizer, seed=k,
+                                         batch_size=batch_size, lr_schedule=schedule)
+        assert _rel(_flat(result.params[k]), _flat(net)) < 1e-10, f"network {k}"
+
+
+def test_linear_decay_factors():
+    decay = batched.LinearDecay(start=10, epochs=20, final=0.0)
+    assert [decay(e) for e in (0, 9, 10, 15, 20, 30)] == [1.0, 1.0, 1.0, 0.5, 0.0, 0.0]
+    assert batched.LinearDecay(start=0, epochs=4, final=0.2)(2) == pytest.approx(0.6)
+
+
 def test_stopped_networks_leave_their_bucket_and_the_others_go_on_exactly(xy, monkeypatch):
     x, y = xy
     xs, ys = np.stack([x, x[::-1], x, x[::-1], -x, -x]), np.stack([y, y[::-1], -y, -y[::-1], y, -y])

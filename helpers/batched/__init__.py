@@ -18,8 +18,8 @@ from importlib import import_module
 from .. import reference_names
 
 _PUBLIC = {"train": "engine", "EpochOrders": "loop", "epoch_orders": "loop", "Optimizer": "model", "Result": "model",
-           "init_seed": "model", "flops_per_epoch": "plan", "layer_shapes": "plan", "MIN_BUCKETS": "plan",
-           "cheapest_groups": "plan", "plan_buckets": "plan"}
+           "LinearDecay": "model", "init_seed": "model", "flops_per_epoch": "plan", "layer_shapes": "plan",
+           "MIN_BUCKETS": "plan", "cheapest_groups": "plan", "plan_buckets": "plan"}
 """Public names and their modules, imported on first use: the planner alone (numpy) does not load torch."""
 
 __all__ = sorted(_PUBLIC)

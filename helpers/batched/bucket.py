@@ -174,14 +174,14 @@ class Bucket:
         else:
             np.matmul(Gn, X.numpy().transpose(0, 2, 1), out=self.ndWb[0])
 
-    def step(self, opt: Optimizer):
-        """One optimiser step on every network of the bucket (torch.optim's update rules)."""
+    def step(self, opt: Optimizer, scale: float = 1.0):
+        """One optimiser step on every network of the bucket (torch.optim rules), learning rates times ``scale``."""
         g = self.grad
         if opt.name == "adam":
             self.step_count += 1
             if self.uniform:  # torch's fused Adam, as torch.optim.Adam(fused=True) runs it
                 adam([self.theta], [g], [self.m], [self.v], [], [self.step_tensor], fused=True, amsgrad=False,
-                     beta1=opt.betas[0], beta2=opt.betas[1], lr=self.lr0, weight_decay=self.wd0, eps=opt.eps,
+                     beta1=opt.betas[0], beta2=opt.betas[1], lr=self.lr0 * scale, weight_decay=self.wd0, eps=opt.eps,
                      maximize=False)
                 return
             b1, b2 = opt.betas
@@ -190,15 +190,15 @@ class Bucket:
             self.m.lerp_(g, 1 - b1)
             self.v.mul_(b2).addcmul_(g, g, value=1 - b2)
             denom = (self.v.sqrt() / (1 - b2 ** self.step_count) ** 0.5).add_(opt.eps)
-            self.theta.addcdiv_(self.m * self.lr, denom, value=-1.0 / (1 - b1 ** self.step_count))
+            self.theta.addcdiv_(self.m * self.lr, denom, value=-scale / (1 - b1 ** self.step_count))
         elif self.uniform:  # plain SGD, as torch.optim.SGD: g + wd θ, then θ − lr g
             if self.wd0:
                 g.add_(self.theta, alpha=self.wd0)
-            self.theta.add_(g, alpha=-self.lr0)
+            self.theta.add_(g, alpha=-self.lr0 * scale)
         else:
             if self.wds.any():
                 g.addcmul_(self.wd, self.theta)
-            self.theta.addcmul_(self.lr, g, value=-1.0)
+            self.theta.addcmul_(self.lr, g, value=-scale)
 
     def params(self, k: int, M: int):
         """The parameters of network ``k`` (true width ``M``) as float64 numpy arrays."""

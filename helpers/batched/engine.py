@@ -44,7 +44,7 @@ def _tensor(a, dtype):
 
 def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "adam", x_test=None, y_test=None,
           depth: int = 2, seeds=0, weight_decay=0.0, batch_size: int | None = None, shuffle_seed: int = 0,
-          eval_every: int = 1, stop_below: float | None = None, dtype=torch.float32, workers: int = 2,
+          eval_every: int = 1, stop_below: float | None = None, lr_schedule=None, dtype=torch.float32, workers: int = 2,
           overhead_flops: float = 1e7, progress: bool = True, desc: str = "training") -> Result:
     """Train one network per entry of ``widths`` on ``(x, y)`` and return their curves and final losses.
 
@@ -55,7 +55,9 @@ def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "a
     when ``batch_size`` does not divide ``n``. The training MSE on all of ``x`` is recorded before
     training and every ``eval_every`` epochs. A network whose recorded training MSE is below
     ``stop_below`` stops there (its ``stopped_epoch`` is recorded and it costs nothing after);
-    training ends early once every network has stopped.
+    training ends early once every network has stopped. ``lr_schedule``: a function of the epoch (from 0)
+    giving the factor on every learning rate during that epoch, such as :class:`LinearDecay` (Adam oscillates
+    near zero loss at a constant rate; a decay at the end lets the final losses settle).
 
     Buckets of similar widths are shared between ``workers`` workers; results do not depend on ``workers``.
     """
@@ -83,7 +85,8 @@ def train(widths, x, y, *, epochs: int, lr=1e-3, optimizer: str | Optimizer = "a
             for idx in buckets]
 
     order = largest_first(buckets, widths, step_n, overhead_flops, depth, d_in, d_out)
-    settings = dict(epochs=epochs, batch_size=batch_size, eval_every=eval_every, stop_below=stop_below, opt=opt)
+    settings = dict(epochs=epochs, batch_size=batch_size, eval_every=eval_every, stop_below=stop_below, opt=opt,
+                    lr_schedule=lr_schedule)
     with tqdm(total=epochs * K, desc=desc, disable=not progress, mininterval=1.0, unit=" net-epochs") as bar:
         run_buckets(runs, order, max(1, min(workers, len(buckets))), settings, bar)
         bar.update(bar.total - bar.n)

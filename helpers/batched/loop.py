@@ -76,10 +76,11 @@ class Run:
         self.rows = self.rows[keep]
 
 
-def train_bucket(run: Run, *, epochs, batch_size, eval_every, stop_below, opt, tick):
+def train_bucket(run: Run, *, epochs, batch_size, eval_every, stop_below, opt, lr_schedule, tick):
     """Train one bucket for ``epochs`` epochs, recording the training MSE every ``eval_every`` epochs.
 
-    ``tick(k)`` is called with the number of network-epochs done since its last call.
+    ``tick(k)`` is called with the number of network-epochs done since its last call; ``lr_schedule(e)``, when
+    given, scales the learning rates of epoch ``e``.
     """
     b, n, d_out = run.bucket, run.X.shape[2], run.Y.shape[1]
     counted = 0
@@ -100,6 +101,7 @@ def train_bucket(run: Run, *, epochs, batch_size, eval_every, stop_below, opt, t
         return len(run.rows) == 0
 
     for e in range(epochs):  # epoch e + 1 starts from the parameters after e epochs
+        scale = 1.0 if lr_schedule is None else float(lr_schedule(e))
         if batch_size is None:
             residual = b.forward(run.X).sub_(run.Y)
             if e % eval_every == 0:
@@ -109,7 +111,7 @@ def train_bucket(run: Run, *, epochs, batch_size, eval_every, stop_below, opt, t
                 if b.K != K:  # networks left the bucket: the residual of those that stay
                     residual = b.forward(run.X).sub_(run.Y)
             b.backward(residual.mul_(2.0 / (n * d_out)))
-            b.step(opt)
+            b.step(opt, scale)
         else:
             if e % eval_every == 0 and record(e, b.forward(run.X).sub_(run.Y)):
                 break
@@ -117,7 +119,7 @@ def train_bucket(run: Run, *, epochs, batch_size, eval_every, stop_below, opt, t
             for s in range(0, n, batch_size):
                 Xb, Yb = Xp[:, :, s:s + batch_size], Yp[:, :, s:s + batch_size]
                 b.backward(b.forward(Xb).sub_(Yb).mul_(2.0 / (Xb.shape[2] * d_out)))
-                b.step(opt)
+                b.step(opt, scale)
         counted += b.K
         if (e + 1) % 100 == 0:
             tick(counted)

@@ -35,6 +35,21 @@ class Optimizer:
             raise ValueError(f"optimizer must be 'adam' or 'sgd', not {self.name!r}")
 
 
+@dataclass(frozen=True)
+class LinearDecay:
+    """Learning-rate factor 1 before epoch ``start``, then falling linearly to ``final`` at epoch ``epochs``."""
+
+    start: int
+    epochs: int
+    final: float = 0.0
+
+    def __call__(self, epoch: int) -> float:
+        """The factor for ``epoch`` (counted from 0)."""
+        if epoch < self.start:
+            return 1.0
+        return 1.0 - (1.0 - self.final) * min(1.0, (epoch - self.start) / max(1, self.epochs - self.start))
+
+
 @dataclass(kw_only=True)
 class Result:
     """What a batched run returns, one row per network in the order of the ``widths`` given."""
