@@ -258,3 +258,18 @@ def test_numbers_check_accepts_lists_of_real_numbers_only():
                      ([1.0, float("nan")], "finite")]:
         with pytest.raises(checks.CheckFailed, match=msg):
             checks.numbers(bad, "losses", length=2)
+
+
+def test_norms_sensitivity_and_dead_networks_of_a_result(xy):
+    x, y = xy
+    result = batched.train([3, 7], x, y, epochs=5, seeds=[0, 1], dtype=torch.float64, progress=False)
+    for k in range(2):
+        net = result.model(k)
+        flat = torch.cat([p.detach().ravel() for p in net.parameters()])
+        assert result.param_norms()[k] == pytest.approx(float(flat.norm()), rel=1e-12)
+        J = torch.func.vmap(torch.func.jacrev(net))(torch.tensor(x))
+        assert result.input_sensitivity(x)[k] == pytest.approx(float((J**2).sum(dim=(1, 2)).mean()), rel=1e-10)
+    assert not result.dead(x).any()
+    (W1, b1), *rest = result.params[0]
+    result.params[0] = [(W1, b1 - 1e3)] + rest  # every first-layer unit off on these inputs: a constant network
+    assert result.dead(x).tolist() == [True, False] and result.input_sensitivity(x)[0] == 0.0

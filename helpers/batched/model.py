@@ -81,9 +81,33 @@ class Result:
                             "stopped_epoch")}
         return Result(**cat, eval_epochs=results[0].eval_epochs, params=[p for r in results for p in r.params])
 
+    def param_norms(self) -> np.ndarray:
+        """Euclidean norm of each trained network's parameters (weights and biases)."""
+        return np.array([np.sqrt(sum((W**2).sum() + (b**2).sum() for W, b in p)) for p in self.params])
+
+    def input_sensitivity(self, x) -> np.ndarray:
+        """Per network, the mean over the rows of ``x`` of ‖∂f/∂x‖² (squared Frobenius norm of the input Jacobian)."""
+        return np.array([_input_sensitivity(p, np.asarray(x, dtype=float)) for p in self.params])
+
+    def dead(self, x) -> np.ndarray:
+        """Per network, True when its output is the same for every row of ``x`` (no hidden unit path is active)."""
+        return np.array([not _input_sensitivity(p, np.asarray(x, dtype=float)) > 0 for p in self.params])
+
     def model(self, k: int, dtype=torch.float64) -> nn.Sequential:
         """Network ``k`` as a ``torch.nn`` module holding its trained parameters (ReLU between the linear layers)."""
         return as_module(self.params[k], dtype)
+
+
+def _input_sensitivity(params, x) -> float:
+    """Mean over the rows of ``x`` of the squared Frobenius norm of the input Jacobian of the network ``params``."""
+    h, J = x, np.broadcast_to(np.eye(x.shape[1]), (x.shape[0], x.shape[1], x.shape[1]))
+    for j, (W, b) in enumerate(params):
+        a = h @ W.T + b
+        J = np.einsum("oi,nid->nod", W, J)
+        if j < len(params) - 1:
+            h = np.maximum(a, 0.0)
+            J = J * (a > 0)[:, :, None]
+    return float(np.mean(np.sum(J**2, axis=(1, 2))))
 
 
 def as_module(params, dtype=torch.float64) -> nn.Sequential:
