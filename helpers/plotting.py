@@ -96,6 +96,16 @@ def sweep(x, series: Mapping[str, np.ndarray], *, title: str, xlabel: str, ylabe
     return finish(ax, legend_title)
 
 
+def seed_band(ax, x, values, label: str, **style):
+    """Median over seeds (the columns of ``values``; NaN entries left out) as a line, their range as a band."""
+    values = np.asarray(values, dtype=float)
+    median = np.nanmedian(values, axis=1)
+    line, = ax.plot(x, median, "o-", markersize=3, label=f"{label} (median)", **style)
+    ax.fill_between(x, np.nanmin(values, axis=1), np.nanmax(values, axis=1), color=line.get_color(), alpha=0.25,
+                    label=f"{label} (range of seeds)")
+    return median
+
+
 def train_test_curves(x, train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray], *, title: str,
                       xlabel: str, ylabel: str, logx: bool = True, logy: bool = True, ax=None):
     """Training curves (solid) and test curves (dotted, same colour) against ``x``, one legend entry per label."""

@@ -167,3 +167,15 @@ def test_bound_prints_roundoff_as_a_bound_and_larger_figures_themselves():
     assert summary.bound(5.8e-16) == summary.bound(-2.1e-15) == "< 1e-12"
     assert summary.bound(3e-9, limit=1e-8) == "< 1e-08"
     assert summary.bound(2.345e-12) == "2.3e-12"  # above the limit: the figure, which a test of "< 1e-12" rejects
+
+
+def test_seed_band_draws_the_median_and_the_range_leaving_out_nan():
+    ax = plotting.axes("t", "x", "y")
+    values = np.array([[1.0, 2.0, 6.0], [4.0, np.nan, 2.0]])
+    median = plotting.seed_band(ax, [1, 2], values, "test MSE")
+    np.testing.assert_allclose(median, [2.0, 3.0])
+    np.testing.assert_allclose(ax.lines[0].get_ydata(), [2.0, 3.0])
+    band = ax.collections[0].get_paths()[0].vertices[:, 1]
+    assert band.min() == 1.0 and band.max() == 6.0 and 2.0 in band and 4.0 in band
+    assert [t.get_text() for t in ax.legend().get_texts()] == ["test MSE (median)", "test MSE (range of seeds)"]
+    plt.close("all")
