@@ -8,9 +8,10 @@ LOOP = ("    optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n    loss_f
         "    for _ in range(epochs):\n")
 LOOP_NEW_ADAM = ("    loss_fn = nn.MSELoss()\n    losses = []\n    for _ in range(epochs):\n"
                  "        optimizer = torch.optim.Adam(model.parameters(), lr=lr)\n")
-ROOT = "return float((-b + np.sqrt(b * b - 4 * c)) / 2)"
 
 WRONG = [
+    Wrong("threshold_width", "param_count(M, d_in, d_out) - 2 * M <", "param_count(M, d_in, d_out) <",
+          ("test_threshold_width",), "the naive count: misses the rescaling symmetry of the hidden units"),
     Wrong("param_count", PARAMS, "return int(d_in * M + M * M + M * d_out)", ("test_param_count",),
           "forgets the biases"),
     Wrong("param_count", PARAMS, "return int((d_in * M + M) + (M * M + M) + M * d_out)", ("test_param_count",),
@@ -39,25 +40,24 @@ WRONG = [
     Wrong("train_model", "losses.append(loss.item())", "losses.append(loss_fn(model(x), y).item())",
           ("test_train_model",), "records the loss after the update"),
     Wrong("train_model", "lr=lr)", "lr=1e-3)", ("test_train_model",), "ignores the lr argument"),
-    Wrong("threshold_width", ROOT, "return float(np.ceil((-b + np.sqrt(b * b - 4 * c)) / 2))",
-          ("test_threshold_width",), "rounds the width up to an integer"),
-    Wrong("threshold_width", "c = d_out - d_out * n_train", "c = d_out - n_train", ("test_threshold_width",),
+    Wrong("threshold_width", "param_count(M, d_in, d_out) - 2 * M <", "param_count(M, d_in, d_out) - M <",
+          ("test_threshold_width",), "one rescaling direction per layer instead of per unit"),
+    Wrong("threshold_width", "param_count(M, d_in, d_out) - 2 * M < d_out * n_train",
+          "param_count(M, d_in, d_out) - 2 * M < n_train", ("test_threshold_width",),
           "one equation per sample instead of one per output"),
-    Wrong("threshold_width", "c = d_out - d_out * n_train", "c = -d_out * n_train", ("test_threshold_width",),
-          "forgets the output biases in the count"),
-    Wrong("threshold_width", "b = d_in + d_out + 2", "b = 18", ("test_threshold_width",),
-          "hard-codes d_in = d_out = 8"),
-    Wrong("sweep_landmarks", "first = 0 if fails.size == 0 else fails[-1] + 1",
-          "first = int(np.argmax(tr < tol))", ("test_sweep_landmarks",),
-          "first width below tol, although a wider one fails again"),
-    Wrong("sweep_landmarks", "    order = np.argsort(widths)\n", "    order = np.arange(len(widths))\n",
-          ("test_sweep_landmarks",), "assumes the widths are sorted"),
-    Wrong("sweep_landmarks", "peak = sweet + int(np.argmax(te[sweet:]))", "peak = int(np.argmax(te))",
-          ("test_sweep_landmarks",), "peak over all widths: the smallest model can have the largest error"),
-    Wrong("sweep_landmarks", "sweet = int(np.argmin(te[:first]))", "sweet = int(np.argmin(te))",
-          ("test_sweep_landmarks",), "sweet spot over all widths, including the second descent"),
-    Wrong("sweep_landmarks", '"peak_M": int(w[peak])', '"peak_M": int(peak)', ("test_sweep_landmarks",),
-          "returns the index of the peak instead of its width"),
+    Wrong("threshold_width", "- 2 * M < d_out * n_train", "- 2 * M <= d_out * n_train", ("test_threshold_width",),
+          "asks for more rank than equations"),
+    Wrong("threshold_width", "    return M\n", "    return M - 1\n", ("test_threshold_width",),
+          "the last width below the bound"),
+    Wrong("jacobian_rank", "J = torch.cat([j.reshape(rows, -1) for j in jac.values()], dim=1)",
+          "J = torch.cat([j.reshape(rows, -1) for name, j in jac.items() if name.endswith('weight')], dim=1)",
+          ("test_jacobian_rank",), "weights only: leaves out the biases"),
+    Wrong("jacobian_rank", "return int(torch.linalg.matrix_rank(J))", "return int(min(J.shape))",
+          ("test_jacobian_rank",), "counts parameters and equations instead of measuring the rank"),
+    Wrong("jacobian_rank", "functional_call(model, p, (x,)))", "functional_call(model, p, (x,)).sum(0))",
+          ("test_jacobian_rank",), "Jacobian of the outputs summed over the samples"),
+    Wrong("jacobian_rank", "rows = x.shape[0] * jac[next(iter(jac))].shape[1]", "rows = x.shape[0]",
+          ("test_jacobian_rank",), "one row per sample: the outputs end up as columns"),
 ]
 
 _TRAIN = '''import torch
