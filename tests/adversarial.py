@@ -40,6 +40,7 @@ from autograde.nbtools import (
     autograded_points,
     grade_id,
     is_autograded_test,
+    is_experiment,
     is_solution,
     read,
     replace_in_solution,
@@ -205,8 +206,8 @@ class Expect:
 
 
 def _code_answers(source) -> list[str]:
-    """Grade ids of the code answer cells, in order."""
-    return [grade_id(c) for c in source.cells if is_solution(c) and c.cell_type == "code"]
+    """Grade ids of the code answer cells the grader runs (not the experiments students write), in order."""
+    return [grade_id(c) for c in source.cells if is_solution(c) and c.cell_type == "code" and not is_experiment(c)]
 
 
 def _reference(source, gid: str) -> str:
