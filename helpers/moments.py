@@ -58,30 +58,6 @@ def layer_weights(widths, sigma2: float | list, seed: int = 0, dtype=np.float64)
             for v, n_in, n_out in zip(s2, widths[:-1], widths[1:])]
 
 
-def simulated_profiles(widths, sigma2: float | list, networks: int = 100, batch: int = 16,
-                       seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Monte Carlo second moments of a bias-free ReLU stack: (mean h_l², l = 1..L; mean g_l², l = 0..L-1).
-
-    Inputs and output gradients are N(0, 1); each of ``networks`` draws has its own weights (``layer_weights``).
-    """
-    widths = list(widths)
-    L = len(widths) - 1
-    forward, backward = np.zeros(L), np.zeros(L)
-    rng = np.random.default_rng(seed)
-    for _ in range(networks):
-        Ws = layer_weights(widths, sigma2, seed=int(rng.integers(2**31)))
-        h, pre = rng.standard_normal((batch, widths[0])), []
-        for l, W in enumerate(Ws):
-            pre.append(h @ W.T)
-            h = relu(pre[-1])
-            forward[l] += np.mean(h**2) / networks
-        g = rng.standard_normal((batch, widths[-1]))
-        for l in range(L - 1, -1, -1):
-            g = (g * (pre[l] > 0)) @ Ws[l]
-            backward[l] += np.mean(g**2) / networks
-    return forward, backward
-
-
 def random_units(M: int, sigma2: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Input weights w, biases b and output weights v of M hidden units, all N(0, σ²) i.i.d."""
     rng = np.random.default_rng(seed)

@@ -29,6 +29,12 @@ WRONG = [
     Wrong("make_model", MODEL, MODEL.replace("nn.ReLU()", "nn.Tanh()"), ("test_make_model",), "tanh instead of ReLU"),
     Wrong("make_model", MODEL, MODEL.replace("nn.Linear(d_in, M)", "nn.Linear(d_in, M, bias=False)"),
           ("test_make_model",), "first layer without bias"),
+    Wrong("make_model", MODEL, MODEL.replace("return nn.Sequential", "model = nn.Sequential") +
+          "\n    for layer in model[::2]:\n        nn.init.kaiming_normal_(layer.weight)\n    return model",
+          ("test_make_model",), "He's normal initialisation instead of PyTorch's default"),
+    Wrong("make_model", MODEL, MODEL.replace("return nn.Sequential", "model = nn.Sequential") +
+          "\n    for layer in model[::2]:\n        nn.init.xavier_uniform_(layer.weight)\n    return model",
+          ("test_make_model",), "Glorot's uniform initialisation instead of PyTorch's default"),
     Wrong("train_model", "torch.optim.Adam(model.parameters(), lr=lr)", "torch.optim.SGD(model.parameters(), lr=lr)",
           ("test_train_model",), "plain gradient descent instead of Adam"),
     Wrong("train_model", "        optimizer.zero_grad()\n", "", ("test_train_model",),
