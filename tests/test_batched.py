@@ -267,7 +267,7 @@ def test_norms_sensitivity_and_dead_networks_of_a_result(xy):
         net = result.model(k)
         flat = torch.cat([p.detach().ravel() for p in net.parameters()])
         assert result.param_norms()[k] == pytest.approx(float(flat.norm()), rel=1e-12)
-        J = torch.func.vmap(torch.func.jacrev(net))(torch.tensor(x))
+        J = torch.func.vmap(torch.func.jacrev(net))(torch.tensor(x)).detach()
         assert result.input_sensitivity(x)[k] == pytest.approx(float((J**2).sum(dim=(1, 2)).mean()), rel=1e-10)
     assert not result.dead(x).any()
     (W1, b1), *rest = result.params[0]
