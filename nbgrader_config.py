@@ -29,6 +29,9 @@ c.ClearSolutions.text_stub = "YOUR ANSWER HERE"
 c.Execute.timeout = int(os.environ.get("AUTOGRADE_CELL_TIMEOUT", "60"))
 c.Execute.kernel_name = "python3"
 c.Execute.interrupt_on_timeout = True
+# After a cell's reply, its last outputs may lag on a loaded laptop: wait for them (nbclient's default is 4 s,
+# after which Validate reports an error although the cell ran).
+c.Execute.iopub_timeout = 30
 c.Execute.extra_arguments = ["--IPKernelApp.log_level=ERROR"]  # kernel start-up chatter off; cell errors still show
 
 # A grade cell deleted by the student is put back from the gradebook.
