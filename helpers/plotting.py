@@ -106,6 +106,18 @@ def seed_band(ax, x, values, label: str, **style):
     return median
 
 
+def paired_runs(ax, x, values, label: str, **style):
+    """Each seed's values (the columns of ``values``, one row per setting in ``x``) as a faint line, and their
+    mean ± standard error: comparisons between settings are paired by seed."""
+    values = np.asarray(values, dtype=float)
+    stats = np.array([mean_se(row) for row in values])
+    bar = ax.errorbar(x, stats[:, 0], yerr=stats[:, 1], fmt="o-", capsize=3, markersize=5, label=f"{label} (mean ± s.e.)",
+                      **style)
+    ax.plot(x, values, "-", color=bar[0].get_color(), alpha=0.25, linewidth=1)
+    ax.plot([], [], "-", color=bar[0].get_color(), alpha=0.25, label=f"{label} (one line per seed)")
+    return stats
+
+
 def train_test_curves(x, train: Mapping[str, np.ndarray], test: Mapping[str, np.ndarray], *, title: str,
                       xlabel: str, ylabel: str, logx: bool = True, logy: bool = True, ax=None):
     """Training curves (solid) and test curves (dotted, same colour) against ``x``, one legend entry per label."""

@@ -1,10 +1,14 @@
 """A grid of SGD runs of one deep ReLU network (learning rate × weight decay × seed), trained at once.
 
-Every run of the grid has the same shape (assignment 4: 5 hidden layers of width 50, mini-batches of
+Every run of the grid has the same shape (assignment 4: 3 hidden layers of width 50, mini-batches of
 20), so :func:`helpers.batched.train` trains them all together as batched products. Each seed has its
 own training set from the double-descent teacher (:func:`helpers.data.teacher_data`), its own
 initialisation and its own mini-batch order; runs that differ only in learning rate or decay share all
-three, so comparisons between them are paired. The test set is the same for every run.
+three, so comparisons between them are paired. The test set is the same for every run; each seed also has
+a validation set of its own (:func:`validation_data`) for choosing hyper-parameters.
+
+``explicit_reg=λ`` trains with the penalty of the modified loss added explicitly
+(:mod:`helpers.explicit_reg`): same networks, data and mini-batch orders.
 """
 
 from __future__ import annotations
@@ -17,9 +21,12 @@ import torch
 
 from . import batched
 from .data import teacher_data
+from .explicit_reg import mse as run_mse
+from .explicit_reg import train as explicit_reg_train
 from .summary import mean_se
 
-WIDTH, DEPTH, BATCH_SIZE, N_TRAIN, NOISE_STD = 50, 5, 20, 100, 0.5
+WIDTH, DEPTH, BATCH_SIZE, N_TRAIN, NOISE_STD = 50, 3, 20, 100, 0.5
+STOP_BELOW = 1e-3  # the matched stopping rule of assignment 4: the first epoch with training MSE below it
 
 
 @dataclass
@@ -32,7 +39,8 @@ class Grid:
     x: np.ndarray  # (runs, n, 8): each run's training inputs
     y: np.ndarray
     result: batched.Result
-    batch_size: int
+    batch_size: int | None  # None: full-batch gradient descent
+    explicit_reg: float = 0.0
 
     def __len__(self) -> int:
         """Number of runs."""
@@ -52,6 +60,13 @@ class Grid:
         stop = self.result.stopped_epoch[k]
         keep = np.isfinite(mse) & ((epochs <= stop) if stop >= 0 else True)
         return epochs[keep], mse[keep]
+
+    def validation_mse(self) -> np.ndarray:
+        """Each run's MSE on its seed's validation set (:func:`validation_data`), for choosing hyper-parameters."""
+        distinct = list(dict.fromkeys(self.seed.tolist()))
+        xv, yv = validation_data(distinct)
+        return np.array([run_mse(self.result.params[k], xv[distinct.index(s)], yv[distinct.index(s)])
+                         for k, s in enumerate(self.seed.tolist())])
 
     def settings(self) -> list[tuple[float, float]]:
         """The distinct (learning rate, weight decay) pairs, in grid order."""
@@ -93,6 +108,12 @@ def concat(grids) -> Grid:
                 batched.Result.concat(g.result for g in grids), grids[0].batch_size)
 
 
+def validation_data(seeds, n: int = N_TRAIN, noise_std: float = NOISE_STD):
+    """Each seed's validation set ``(len(seeds), n, 8)``: the ``n`` pairs drawn after its training pairs."""
+    sets = [teacher_data(N_TRAIN + n, seed=int(s), noise_std=noise_std) for s in seeds]
+    return np.stack([d.x_train[N_TRAIN:] for d in sets]), np.stack([d.y_train[N_TRAIN:] for d in sets])
+
+
 def seed_data(seeds, n: int = N_TRAIN, noise_std: float = NOISE_STD):
     """Training sets stacked per seed ``(len(seeds), n, 8)`` and the shared test set."""
     sets = [teacher_data(n, seed=int(s), noise_std=noise_std) for s in seeds]
@@ -101,12 +122,14 @@ def seed_data(seeds, n: int = N_TRAIN, noise_std: float = NOISE_STD):
 
 
 def train_grid(lrs, seeds, weight_decays=(0.0,), *, epochs: int, stop_below: float | None = None,
-               batch_size: int = BATCH_SIZE, width: int = WIDTH, depth: int = DEPTH, eval_every: int = 5,
-               desc: str = "SGD runs", progress: bool = True) -> Grid:
-    """Train every (learning rate, weight decay, seed) with plain SGD on that seed's data; see :class:`Grid`.
+               batch_size: int | None = BATCH_SIZE, width: int = WIDTH, depth: int = DEPTH, eval_every: int = 1,
+               explicit_reg: float = 0.0, desc: str = "SGD runs", progress: bool = True) -> Grid:
+    """Train every (learning rate, weight decay, seed) with plain SGD on that seed's data, in float64; see :class:`Grid`.
 
     ``stop_below``: a run is frozen at the first evaluated epoch (every ``eval_every``) with training
-    MSE below it, the matched stopping rule; the others train for ``epochs`` epochs.
+    MSE below it, the matched stopping rule; the others train for ``epochs`` epochs. ``batch_size=None``
+    is full-batch gradient descent. ``explicit_reg=λ`` adds the gradient of ``(λ/4)‖∇J_b‖²`` to every step
+    (:mod:`helpers.explicit_reg`; mini-batches, no weight decay).
     """
     runs = list(itertools.product(map(float, lrs), map(float, weight_decays), map(int, seeds)))
     if not runs:
@@ -116,7 +139,15 @@ def train_grid(lrs, seeds, weight_decays=(0.0,), *, epochs: int, stop_below: flo
     xs, ys, x_test, y_test = seed_data(distinct)
     rows = [distinct.index(s) for s in seed.tolist()]
     x, y = xs[rows], ys[rows]
-    result = batched.train([width] * len(runs), x, y, epochs=epochs, lr=lr, optimizer="sgd", weight_decay=wd,
-                           seeds=seed, depth=depth, batch_size=batch_size, x_test=x_test, y_test=y_test,
-                           eval_every=eval_every, stop_below=stop_below, progress=progress, desc=desc)
-    return Grid(lr, wd, seed, x, y, result, batch_size)
+    if explicit_reg:
+        if batch_size is None or wd.any():
+            raise ValueError("explicit_reg needs mini-batches and no weight decay")
+        result = explicit_reg_train(width, x, y, lr=lr, reg=explicit_reg, seeds=seed, epochs=epochs,
+                                    batch_size=batch_size, depth=depth, x_test=x_test, y_test=y_test,
+                                    stop_below=stop_below, eval_every=eval_every, progress=progress, desc=desc)
+    else:
+        result = batched.train([width] * len(runs), x, y, epochs=epochs, lr=lr, optimizer="sgd", weight_decay=wd,
+                               seeds=seed, depth=depth, batch_size=batch_size, x_test=x_test, y_test=y_test,
+                               eval_every=eval_every, stop_below=stop_below, progress=progress, desc=desc,
+                               dtype=torch.float64)
+    return Grid(lr, wd, seed, x, y, result, batch_size, float(explicit_reg))

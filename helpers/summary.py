@@ -59,6 +59,19 @@ def mean_se(values) -> tuple[float, float]:
     return float(v.mean()), float(v.std(ddof=1) / np.sqrt(len(v))) if len(v) > 1 else 0.0
 
 
+def paired_ci(differences, level: float = 0.95) -> tuple[float, float, float, float]:
+    """Mean of paired ``differences``, its two-sided t confidence interval ``(low, high)`` and the t-test's p-value."""
+    from scipy import stats
+
+    d = np.asarray(differences, dtype=float)
+    if d.ndim != 1 or len(d) < 2:
+        raise ValueError("paired_ci needs a 1-D sequence of at least two differences")
+    mean, se = mean_se(d)
+    half = float(stats.t.ppf(0.5 + level / 2, len(d) - 1)) * se
+    p = float(stats.ttest_1samp(d, 0.0).pvalue) if se > 0 else float(mean == 0)
+    return mean, mean - half, mean + half, p
+
+
 def table(headers, rows, formats=None) -> str:
     """A plain-text table with right-aligned columns; ``formats`` holds one format spec per column (e.g. ``".3g"``)."""
     formats = formats or [""] * len(headers)

@@ -82,3 +82,31 @@ def _in_processes(runs, order, workers, settings, bar):
             bar.update(counter.value - bar.n)
         for i, f in futures.items():
             runs[i].params, runs[i].curve, runs[i].stopped = f.result()
+
+
+def _call_in_worker(i):
+    """In a forked worker: ``fn(items[i], tick)`` of what it inherited."""
+    return _worker["fn"](_worker["items"][i], _tick)
+
+
+def _adopt_call(fn, items, counter):
+    """Initialise a forked worker for :func:`map_parts`."""
+    torch.set_num_threads(1)
+    threadpool_limits(1)
+    _worker.update(fn=fn, items=items, counter=counter)
+
+
+def map_parts(fn, items, workers: int, bar) -> list:
+    """``[fn(item, tick) for item in items]`` in up to ``workers`` forked processes (threads where the platform
+    does not fork), ``tick(k)`` adding ``k`` to the progress ``bar``."""
+    if workers <= 1 or len(items) <= 1 or not can_fork():
+        return [fn(item, bar.update) for item in items]
+    ctx = multiprocessing.get_context("fork")
+    counter = ctx.Value("q", 0)
+    with ProcessPoolExecutor(min(workers, len(items)), mp_context=ctx, initializer=_adopt_call,
+                             initargs=(fn, items, counter)) as pool:
+        futures = [pool.submit(_call_in_worker, i) for i in range(len(items))]
+        while wait(futures, timeout=0.5).not_done:
+            bar.update(counter.value - bar.n)
+        bar.update(counter.value - bar.n)
+        return [f.result() for f in futures]
