@@ -179,3 +179,26 @@ def test_seed_band_draws_the_median_and_the_range_leaving_out_nan():
     assert band.min() == 1.0 and band.max() == 6.0 and 2.0 in band and 4.0 in band
     assert [t.get_text() for t in ax.legend().get_texts()] == ["test MSE (median)", "test MSE (range of seeds)"]
     plt.close("all")
+
+
+def test_paired_ci_is_the_t_interval_of_the_differences():
+    d = np.array([-0.05, -0.02, -0.04, -0.03, -0.06])
+    mean, low, high, p = summary.paired_ci(d)
+    se = d.std(ddof=1) / np.sqrt(5)
+    assert mean == pytest.approx(-0.04) and high - mean == pytest.approx(mean - low)
+    assert (high - mean) / se == pytest.approx(2.7764451, rel=1e-6)  # t quantile, 4 degrees of freedom
+    assert p == pytest.approx(0.00481, rel=0.01) and high < 0  # t = -5.66 on 4 degrees of freedom
+    assert summary.paired_ci([0.1, -0.1, 0.2, -0.2])[3] == pytest.approx(1.0)
+    with pytest.raises(ValueError, match="at least two"):
+        summary.paired_ci([0.1])
+
+
+def test_paired_runs_draw_one_line_per_seed_and_the_mean():
+    ax = plotting.axes("Paired", "setting", "value")
+    values = np.array([[1.0, 2.0, 3.0], [0.5, 1.5, 2.0]])  # 2 settings x 3 seeds
+    stats = plotting.paired_runs(ax, [0, 1], values, "test")
+    np.testing.assert_allclose(stats[:, 0], [2.0, 4 / 3])
+    plotting.finish(ax)
+    assert sorted(_labelled(ax)[3]) == ["test (mean ± s.e.)", "test (one line per seed)"]
+    assert sum(len(line.get_xdata()) == 2 for line in ax.get_lines()) >= 3  # the three seeds' lines
+    plt.close("all")

@@ -34,10 +34,10 @@ def test_each_run_is_plain_sgd_on_its_seed_data(grid):
         net, _ = batched.reference_train(6, grid.x[k], grid.y[k], epochs=stop if stop >= 0 else 12,
                                          lr=float(grid.lr[k]), optimizer="sgd", depth=2, seed=int(grid.seed[k]),
                                          weight_decay=float(grid.weight_decay[k]), batch_size=20,
-                                         dtype=torch.float32)  # the grid trains in float32
+                                         dtype=torch.float64)  # the grid trains in float64
         got = torch.cat([p.detach().reshape(-1) for p in grid.model(k).parameters()])
         want = torch.cat([p.detach().reshape(-1) for p in net.parameters()])
-        assert float((got - want.double()).abs().max() / want.abs().max()) < 1e-5, f"run {k}"
+        assert float((got - want).abs().max() / want.abs().max()) < 1e-10, f"run {k}"
 
 
 def test_curves_stop_where_the_run_was_frozen(grid):
@@ -85,3 +85,53 @@ def test_concat_joins_runs_in_order(grid):
         sgd_grid.concat([grid, other])
     with pytest.raises(ValueError, match="at least one value"):
         sgd_grid.train_grid([], [0], epochs=1)
+
+
+def test_validation_sets_follow_each_seeds_training_pairs(grid):
+    xv, yv = sgd_grid.validation_data([3, 1], n=30)
+    assert xv.shape == (2, 30, 8) and yv.shape == (2, 30, 8)
+    longer = sgd_grid.teacher_data(130, seed=1, noise_std=sgd_grid.NOISE_STD)
+    np.testing.assert_array_equal(xv[1], longer.x_train[100:])
+    np.testing.assert_array_equal(longer.x_train[:100], sgd_grid.seed_data([1])[0][0])
+    val = grid.validation_mse()
+    xv, yv = sgd_grid.validation_data([3])
+    with torch.no_grad():
+        want = float(((grid.model(0)(torch.tensor(xv[0], dtype=torch.float64)) - torch.tensor(yv[0])) ** 2).mean())
+    assert val.shape == (len(grid),) and val[0] == pytest.approx(want, rel=1e-10)
+
+
+def test_explicit_penalty_gradient_is_double_backpropagation():
+    from helpers import explicit_reg
+
+    g = np.random.default_rng(0)
+    nets = [batched.network(5, depth=3, d_in=3, d_out=2, seed=s, dtype=torch.float64) for s in range(3)]
+    W, b = explicit_reg._stack(nets, torch.float64)
+    X, Y = torch.tensor(g.standard_normal((3, 3, 7))), torch.tensor(g.standard_normal((3, 2, 7)))
+    loss, dW, db, cache = explicit_reg.gradient(W, b, X, Y)
+    HW, Hb = explicit_reg.hvp(W, cache, dW, db, 2 * 7)
+    for k, net in enumerate(nets):
+        params = list(net.parameters())
+        J = ((net(X[k].T) - Y[k].T) ** 2).mean()
+        grads = torch.autograd.grad(J, params, create_graph=True)
+        Hg = torch.autograd.grad(sum((q ** 2).sum() for q in grads) / 2, params)  # ∇(½‖∇J‖²) = H ∇J
+        assert float(loss[k]) == pytest.approx(float(J.detach()), rel=1e-12)
+        for l in range(4):
+            np.testing.assert_allclose(dW[l][k].numpy(), grads[2 * l].detach().numpy(), rtol=1e-10, atol=1e-14)
+            np.testing.assert_allclose(HW[l][k].numpy(), Hg[2 * l].numpy(), rtol=1e-9, atol=1e-13)
+            np.testing.assert_allclose(Hb[l][k, :, 0].numpy(), Hg[2 * l + 1].numpy(), rtol=1e-9, atol=1e-13)
+
+
+def test_explicit_grid_without_penalty_is_the_engine_and_with_it_differs():
+    kw = dict(epochs=30, width=6, depth=2, stop_below=1.05, progress=False)
+    plain = sgd_grid.train_grid([0.1], [0, 1, 2], **kw)
+    tiny = sgd_grid.train_grid([0.1], [0, 1, 2], explicit_reg=1e-300, **kw)  # the explicit trainer, penalty ~ 0
+    assert (plain.result.stopped_epoch > 0).any()
+    np.testing.assert_array_equal(tiny.result.stopped_epoch, plain.result.stopped_epoch)
+    np.testing.assert_allclose(tiny.result.train_curve, plain.result.train_curve, rtol=1e-10)
+    for p, q in zip(tiny.result.params, plain.result.params):
+        for (W1, _), (W2, _) in zip(p, q):
+            np.testing.assert_allclose(W1, W2, rtol=1e-9, atol=1e-13)
+    reg = sgd_grid.train_grid([0.1], [0, 1, 2], explicit_reg=0.5, **kw)
+    assert reg.explicit_reg == 0.5 and not np.allclose(reg.result.train_curve, plain.result.train_curve)
+    with pytest.raises(ValueError, match="mini-batches"):
+        sgd_grid.train_grid([0.1], [0], explicit_reg=0.5, batch_size=None, epochs=2, progress=False)

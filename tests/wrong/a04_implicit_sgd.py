@@ -9,10 +9,12 @@ BY_SIZE = ("grad_variance = float(sum(min(batch_size, len(x) - s) / len(x) * flo
            "                            for s, g in zip(range(0, len(x), batch_size), batches)))")
 AROUND_MEAN = ("centre = sum(batches) / len(batches)\n"
                "    grad_variance = float(sum(float((g - centre) @ (g - centre)) for g in batches) / len(batches))")
-PENALTY = "return lr / 4 * (grad_norm_sq + grad_variance)"
-RANK = 'r[np.argsort(v, kind="stable")] = np.arange(1, len(v) + 1)'
-TIES = ("        for value in np.unique(v):  # tied values share the mean of their ranks\n"
-        "            tied = v == value\n            r[tied] = r[tied].mean()\n")
+CHECK = "if J < stop_below or epoch == max_epochs:\n            return epoch, J"
+ORDER = "order = torch.from_numpy(rng.permutation(len(x)))"
+STEP = "p.sub_(lr * g)"
+COEF = "return lr / 4 * (n - batch_size) / (batch_size * (n - 1))"
+DEVIATION = "penalty = penalty + sum(((g - f) ** 2).sum() for g, f in zip(grads, full)) / len(batches)"
+FINAL = "return list(torch.autograd.grad(J + lr / 4 * penalty, params))"
 
 WRONG = [
     Wrong("gradient_stats", "loss_fn = nn.MSELoss()", "loss_fn = nn.MSELoss(reduction='sum')",
@@ -34,22 +36,35 @@ WRONG = [
     Wrong("gradient_stats", "params = list(model.parameters())",
           "params = [p for p in model.parameters() if p.dim() > 1]", ("test_gradient_stats",),
           "leaves the biases out of the gradient"),
-    Wrong("implicit_penalty", PENALTY, "return lr / 2 * (grad_norm_sq + grad_variance)", ("test_implicit_penalty",),
-          "factor μ/2 instead of μ/4"),
-    Wrong("implicit_penalty", PENALTY, "return lr / 4 * grad_norm_sq", ("test_implicit_penalty",),
-          "full-batch penalty only: forgets the mini-batch variance"),
-    Wrong("implicit_penalty", PENALTY, "return lr ** 2 / 4 * (grad_norm_sq + grad_variance)",
-          ("test_implicit_penalty",), "second order in the learning rate"),
-    Wrong("implicit_penalty", PENALTY, "return lr / 4 * grad_norm_sq + grad_variance", ("test_implicit_penalty",),
-          "the variance term without its factor μ/4"),
-    Wrong("spearman", "ra, rb = ranks(a), ranks(b)",
-          "ra, rb = np.asarray(a, dtype=float), np.asarray(b, dtype=float)", ("test_spearman",),
-          "Pearson correlation of the values instead of their ranks"),
-    Wrong("spearman", TIES, "", ("test_spearman",), "ties get consecutive ranks instead of their mean rank"),
-    Wrong("spearman", RANK, 'r[:] = np.argsort(v, kind="stable") + 1', ("test_spearman",),
-          "uses the sorting permutation as the ranks"),
-    Wrong("spearman", "r[tied] = r[tied].mean()", "r[tied] = r[tied].min()", ("test_spearman",),
-          "ties get the lowest of their ranks"),
-    Wrong("spearman", "return float(ra @ rb / np.sqrt((ra @ ra) * (rb @ rb)))", "return float(ra @ rb / len(ra))",
-          ("test_spearman",), "covariance of the ranks instead of their correlation"),
+    Wrong("sgd_until", CHECK, "if J < stop_below or epoch == max_epochs:\n            return max(epoch - 1, 0), J",
+          ("test_sgd_until",), "counts the epochs from 1 below the truth (off by one)"),
+    Wrong("sgd_until", ORDER, "order = torch.arange(len(x))", ("test_sgd_until",),
+          "never reshuffles: the same mini-batches every epoch"),
+    Wrong("sgd_until", ORDER, "order = torch.randperm(len(x))", ("test_sgd_until",),
+          "draws the order with torch's generator instead of rng"),
+    Wrong("sgd_until", "for s in range(0, len(x), batch_size):", "for s in range(0, len(x) - batch_size + 1, batch_size):",
+          ("test_sgd_until",), "drops the last, smaller mini-batch"),
+    Wrong("sgd_until", STEP, "p.sub_(lr * g * len(batch))", ("test_sgd_until",),
+          "steps along the gradient of the summed loss instead of the mean"),
+    Wrong("sgd_until", "if J < stop_below or epoch == max_epochs:", "if J <= stop_below / 10 or epoch == max_epochs:",
+          ("test_sgd_until",), "stops at the wrong threshold"),
+    Wrong("variance_coefficient", COEF, "return lr / 4 / batch_size", ("test_variance_coefficient",),
+          "batches drawn with replacement: no finite-population factor"),
+    Wrong("variance_coefficient", COEF, "return lr / 4 * (n - batch_size) / (batch_size * n)",
+          ("test_variance_coefficient",), "finite-population factor (N - B)/N instead of (N - B)/(N - 1)"),
+    Wrong("variance_coefficient", COEF, "return (n - batch_size) / (batch_size * (n - 1))",
+          ("test_variance_coefficient",), "forgets the factor μ/4"),
+    Wrong("variance_coefficient", COEF, "return lr / 2 * (n - batch_size) / (batch_size * (n - 1))",
+          ("test_variance_coefficient",), "factor μ/2 instead of μ/4"),
+    Wrong("regularized_grad", FINAL, "return list(torch.autograd.grad(J + lr / 2 * penalty, params))",
+          ("test_regularized_grad",), "factor μ/2 instead of μ/4"),
+    Wrong("regularized_grad", DEVIATION, "pass", ("test_regularized_grad",),
+          "the gradient-norm penalty only: forgets the mini-batch variance"),
+    Wrong("regularized_grad", FINAL, "return list(torch.autograd.grad(J, params))", ("test_regularized_grad",),
+          "the gradient of J alone"),
+    Wrong("regularized_grad", DEVIATION,
+          "penalty = penalty + sum((g ** 2).sum() for g in grads) / len(batches) - sum((f ** 2).sum() for f in full) / len(batches)",
+          ("test_regularized_grad",), "mean of the squared batch-gradient norms minus the full norm: wrong when the batches differ in size"),
+    Wrong("regularized_grad", "params, create_graph=True)\n        penalty", "params)\n        penalty",
+          ("test_regularized_grad",), "the batch gradients without create_graph: their penalty is not differentiated"),
 ]
