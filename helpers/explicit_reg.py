@@ -91,7 +91,8 @@ def _train_part(part, tick):
     epochs, eval_every, stop_below, batch_size = (part[k] for k in ("epochs", "eval_every", "stop_below", "batch_size"))
     orders, K, n = part["orders"], X.shape[0], X.shape[2]
     d_in, d_out = X.shape[1], Y.shape[1]
-    curve, stopped, rows, final = np.full((K, epochs // eval_every + 1), np.nan), np.full(K, -1), np.arange(K), [None] * K
+    curve, stopped = np.full((K, epochs // eval_every + 1), np.nan), np.full(K, -1)
+    rows, final = np.arange(K), [None] * K
 
     def save(j):
         """Store network ``rows[j]``'s parameters as float64 numpy ``[(W, b), ...]``."""
@@ -166,7 +167,8 @@ def train(width: int, x, y, *, lr, reg, seeds, epochs: int, batch_size: int, dep
     halves = [h for h in np.array_split(np.arange(K), max(1, min(workers, K))) if len(h)]
     parts = [dict(W=[t[h].clone() for t in W], b=[t[h].clone() for t in b], X=X[h], Y=Y[h],
                   lr=torch.as_tensor(lrs[h], dtype=dtype).view(-1, 1, 1),
-                  reg=torch.as_tensor(regs[h], dtype=dtype).view(-1, 1, 1), orders=epoch_orders(n, seeds[h], shuffle_seed),
+                  reg=torch.as_tensor(regs[h], dtype=dtype).view(-1, 1, 1),
+                  orders=epoch_orders(n, seeds[h], shuffle_seed),
                   epochs=epochs, eval_every=eval_every, stop_below=stop_below, batch_size=batch_size) for h in halves]
     with tqdm(total=epochs * K, desc=desc, disable=not progress, mininterval=1.0, unit=" net-epochs") as bar:
         done = map_parts(_train_part, parts, len(parts), bar)

@@ -111,7 +111,8 @@ def paired_runs(ax, x, values, label: str, **style):
     mean ± standard error: comparisons between settings are paired by seed."""
     values = np.asarray(values, dtype=float)
     stats = np.array([mean_se(row) for row in values])
-    bar = ax.errorbar(x, stats[:, 0], yerr=stats[:, 1], fmt="o-", capsize=3, markersize=5, label=f"{label} (mean ± s.e.)",
+    bar = ax.errorbar(x, stats[:, 0], yerr=stats[:, 1], fmt="o-", capsize=3, markersize=5,
+                      label=f"{label} (mean ± s.e.)",
                       **style)
     ax.plot(x, values, "-", color=bar[0].get_color(), alpha=0.25, linewidth=1)
     ax.plot([], [], "-", color=bar[0].get_color(), alpha=0.25, label=f"{label} (one line per seed)")

@@ -124,7 +124,7 @@ def seed_data(seeds, n: int = N_TRAIN, noise_std: float = NOISE_STD):
 def train_grid(lrs, seeds, weight_decays=(0.0,), *, epochs: int, stop_below: float | None = None,
                batch_size: int | None = BATCH_SIZE, width: int = WIDTH, depth: int = DEPTH, eval_every: int = 1,
                explicit_reg: float = 0.0, desc: str = "SGD runs", progress: bool = True) -> Grid:
-    """Train every (learning rate, weight decay, seed) with plain SGD on that seed's data, in float64; see :class:`Grid`.
+    """Train every (learning rate, weight decay, seed) with plain SGD on its seed's data, in float64 (:class:`Grid`).
 
     ``stop_below``: a run is frozen at the first evaluated epoch (every ``eval_every``) with training
     MSE below it, the matched stopping rule; the others train for ``epochs`` epochs. ``batch_size=None``
