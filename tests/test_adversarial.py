@@ -83,19 +83,20 @@ def test_summary_reports_graded_flagged_and_failed(course):
 def test_feedback_shows_no_hidden_test(course):
     done = make(course.root, "feedback")
     assert done.returncode == 0, done.stderr
-    hidden = set()
-    for a, n in NOTEBOOKS:  # lines only hidden tests have: not in the release, not in a reference answer
+    hidden = {}  # per assignment, the lines only its hidden tests have: not in its release, not in a reference answer
+    for a, n in NOTEBOOKS:
         text = "\n".join(c.source for c in read(ROOT / "source" / a / f"{n}.ipynb").cells)
         public = "\n".join(c.source for c in read(ROOT / "release" / a / f"{n}.ipynb").cells)
         public += "\n".join(m[1] for m in SOLUTION_REGION.findall(text))
         for region, _ in HIDDEN_REGION.findall(text):
-            hidden |= {ln.strip() for ln in region.splitlines() if len(ln.strip()) > 15 and ln.strip() not in public}
-    assert len(hidden) > 10
+            hidden.setdefault(a, set()).update(
+                ln.strip() for ln in region.splitlines() if len(ln.strip()) > 15 and ln.strip() not in public)
+    assert len(hidden) == len(NOTEBOOKS) and all(len(lines) > 3 for lines in hidden.values())
     pages = list(folders(course.root).feedback.glob("*/*/*.html"))
     assert len(pages) >= 20
     for page in pages:
         text = html.unescape(re.sub(r"<[^>]+>", "", page.read_text()))
-        leaked = [ln for ln in hidden if ln in text]
+        leaked = [ln for ln in hidden[page.parent.name] if ln in text]
         assert not leaked, (page, leaked[:3])
     wrong = (folders(course.root).feedback / "wrong-answer" / assignments(course.root)[0]).glob("*.html")
     assert any("HiddenTestFailed" in p.read_text() for p in wrong)
