@@ -31,7 +31,7 @@ def test_initialization_figures():
     assert s["sigma2_star"] == pytest.approx(0.02)
     assert 0.5 < s["depth_ratio_at_star"] < 2.0  # flat over 30 layers, against 1e-9 and 1e5 off it
     # He's 2/M trains a 30-layer ReLU network with plain SGD, Glorot's 1/M stays at the targets' variance
-    assert s["deep_final_loss"]["1/M"] > 0.95 and s["deep_final_loss"]["2/M"] < 0.75
+    assert s["deep_final_loss"]["1/M"] > 0.95 and s["deep_final_loss"]["2/M"] < 0.85 * s["deep_final_loss"]["1/M"]
     tanh, kinks = s["roughness_tanh"], s["kinks_relu"]
     assert all(b > a for a, b in zip(tanh, tanh[1:])) and tanh[-1] / tanh[0] > 1e3
     assert max(kinks) == min(kinks)  # scaling every parameter moves no kink
@@ -46,9 +46,9 @@ def test_double_descent_figures():
     assert 22 <= s["full_rank_M"] <= 26
     # the test-error peak sits between the rank threshold and the width from which Adam interpolates
     assert s["threshold_M"] <= s["peak_M"] <= s["interpolation_M"] + 4
-    assert s["peak_test_mse"] > 2 * s["min_test_mse_before_peak"] and s["peak_test_mse"] > 1.5 * s["test_mse_M200"]
+    assert s["peak_test_mse"] > 2 * s["min_test_mse_before_peak"] and s["peak_test_mse"] > 1.5 * s["test_mse_widest"]
     assert s["sweet_spot_M"] < s["threshold_M"]
-    assert s["test_mse_M200"] > s["min_test_mse_before_peak"]  # the second descent does not beat the first here
+    assert s["test_mse_widest"] > s["min_test_mse_before_peak"]  # the second descent does not beat the first here
     # more data hurts past the N = 100 peak, around the N = 200 threshold, and nowhere below the first threshold
     assert s["more_data_hurts_M"] and all(s["peak_M"] < M <= 100 for M in s["more_data_hurts_M"])
     # the parameter norm does not peak at the threshold; the input sensitivity peaks with the test error
