@@ -37,11 +37,14 @@ release of a changed course)."""
 
 def pytest_collection_modifyitems(config, items):
     """Mark ``slow`` every test that grades through make, drives a browser, starts a cluster, runs a notebook or
-    runs nbgrader on whole notebooks."""
+    runs nbgrader on whole notebooks; group the tests for the parallel workers."""
     for item in items:
-        if (SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.path.suffix == ".ipynb"
-                or item.path.name in SLOW_FILES):
+        fixtures = set(getattr(item, "fixturenames", ()))
+        if SLOW_FIXTURES & fixtures or item.path.suffix == ".ipynb" or item.path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
+        # one xdist worker per group: a test file or a notebook (its module-scoped fixtures, its kernel), or
+        # every test of the graded scratch course (graded once per session)
+        item.add_marker(pytest.mark.xdist_group("course" if "course" in fixtures else str(item.path)))
 
 
 @pytest.fixture

@@ -2,11 +2,11 @@
 
 Headless Chromium (Debian's ``chromium``) drives JupyterLab started from this virtual environment in a
 temporary root holding what a student has, a copy of ``release/``, plus copies written by the test.
-For every release notebook: the untouched notebook runs until its first stub; a copy whose solution
-cells hold the reference solutions passes Validate (which executes it from the start). For the first
-notebook the filled copy also runs with Run All, and a copy with one answer left as the stub fails Validate.
-One JupyterLab server works at a time, as on a student's laptop: the notebooks' engines already use every
-core, so servers side by side would only slow each other down past nbgrader's timeouts.
+For every release notebook the untouched notebook runs until its first stub. For the first notebook a
+copy whose solution cells hold the reference solutions runs with Run All and passes Validate, and a copy
+with one answer left as the stub fails Validate. One JupyterLab server works at a time, as on a student's
+laptop. The other solutions are executed by nbval (``notebooks/``) and their answers checked by grading the
+complete examples; Validate's button is the same for every notebook.
 Screenshots and times go to ``tests/artifacts/browser/``.
 The in-process tests and nbval are the fast equivalents; this test proves the user interface.
 """
@@ -18,7 +18,6 @@ import re
 import shutil
 import subprocess
 import time
-import warnings
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -31,7 +30,8 @@ from tests.conftest import NOTEBOOKS, ROOT
 
 ARTIFACTS = ROOT / "tests" / "artifacts" / "browser"
 PARTIAL = NOTEBOOKS[0]
-"""The notebook whose filled copy runs with Run All and whose last answer is left unfilled for Validate to reject."""
+"""The notebook whose filled copy runs with Run All and passes Validate, and whose last answer is left unfilled for
+Validate to reject."""
 
 
 def unfilled_cell(nb) -> str:
@@ -40,30 +40,29 @@ def unfilled_cell(nb) -> str:
 
 
 def write_student_files(root) -> None:
-    """Copy release/ into ``root`` and write the filled copies (``filled/``) and the partial one (``partial/``)."""
+    """Copy release/ into ``root``; write the first notebook's filled (``filled/``) and partial copies."""
     shutil.copytree(ROOT / "release", root / "release")
     for assignment, name in NOTEBOOKS:
-        path = root / "release" / assignment / f"{name}.ipynb"
-        if not path.is_file():
+        if not (root / "release" / assignment / f"{name}.ipynb").is_file():
             pytest.fail(f"release/{assignment}/{name}.ipynb is missing: run `make release`")
-        release, source = read(path), read(ROOT / "source" / assignment / f"{name}.ipynb")
-        copies = {"filled": with_solutions(release, source)}
-        if (assignment, name) == PARTIAL:
-            answers = {grade_id(c) for c in release.cells if is_solution(c)}
-            copies["partial"] = with_solutions(release, source, only=answers - {unfilled_cell(release)})
-        for kind, nb in copies.items():
-            shutil.copytree(root / "release" / assignment, root / kind / assignment, dirs_exist_ok=True)
-            nbformat.write(nb, str(root / kind / assignment / f"{name}.ipynb"))
+    assignment, name = PARTIAL
+    release = read(root / "release" / assignment / f"{name}.ipynb")
+    source = read(ROOT / "source" / assignment / f"{name}.ipynb")
+    answers = {grade_id(c) for c in release.cells if is_solution(c)}
+    copies = {"filled": with_solutions(release, source),
+              "partial": with_solutions(release, source, only=answers - {unfilled_cell(release)})}
+    for kind, nb in copies.items():
+        shutil.copytree(root / "release" / assignment, root / kind / assignment, dirs_exist_ok=True)
+        nbformat.write(nb, str(root / kind / assignment / f"{name}.ipynb"))
 
 
 def jobs() -> list[Job]:
     """Every notebook's browser jobs."""
-    filled = [Job(("filled", a, n), f"filled/{a}/{n}.ipynb", run_all=(a, n) == PARTIAL, validate=True)
-              for a, n in NOTEBOOKS]
+    filled = Job(("filled", *PARTIAL), "filled/{}/{}.ipynb".format(*PARTIAL), run_all=True, validate=True)
     partial = Job(("partial", *PARTIAL), "partial/{}/{}.ipynb".format(*PARTIAL), run_all=False, validate=True)
     untouched = [Job(("untouched", a, n), f"release/{a}/{n}.ipynb", run_all=True, validate=False)
                  for a, n in NOTEBOOKS]
-    return [*filled, partial, *untouched]
+    return [filled, partial, *untouched]
 
 
 @pytest.fixture(scope="module")
@@ -163,14 +162,11 @@ def test_filled_notebook_runs_without_error(student):
     assert not problems, "\n".join(problems)
 
 
-@pytest.mark.parametrize("assignment,name", NOTEBOOKS)
-def test_validate_accepts_the_filled_notebook(student, assignment, name):
-    r = result(student, "filled", assignment, name)
+def test_validate_accepts_the_filled_notebook(student):
+    r = result(student, "filled", *PARTIAL)
     assert r.verdict == "validation-success", f"{r.dialog}\nscreenshot: {r.screenshot}"
     assert "Success! Your notebook passes all the tests." in r.dialog
-    if r.interrupted:  # ungraded cells (experiments) may time out without failing Validate; students should know
-        warnings.warn(f"Validate interrupted {r.interrupted} cell(s) of {assignment}/{name} at nbgrader's "
-                      "per-cell timeout (30 s by default on a student's machine)", stacklevel=2)
+    assert r.interrupted == 0, "Validate interrupted a cell at nbgrader's per-cell timeout"
 
 
 def test_validate_reports_the_unfilled_answer(student):
