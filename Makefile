@@ -6,6 +6,7 @@ VENV   ?= .venv
 PY     := $(VENV)/bin/python
 JOBS   ?= 1
 WORKERS ?= 2
+TEST_WORKERS ?= 2
 
 export PATH := $(abspath $(VENV))/bin:$(PATH)
 
@@ -79,8 +80,8 @@ validate: venv  ## validate notebooks as the Validate button does, failing on an
 lab: venv  ## start JupyterLab on the course
 	$(VENV)/bin/jupyter lab --notebook-dir=.
 
-test: system-test venv  ## run the whole test suite (unit tests, hidden-test tests, nbval on notebooks/)
-	$(PY) -m pytest
+test: system-test venv  ## run the whole test suite (unit tests, hidden-test tests, nbval on notebooks/) in TEST_WORKERS=2 processes
+	$(PY) -m pytest -n $(TEST_WORKERS)
 
 lint: venv  ## ruff on the code (rules in pyproject.toml; make test checks it too)
 	$(PY) -m ruff check .

@@ -13,6 +13,7 @@ from types import SimpleNamespace
 
 import nbformat
 import pytest
+from xdist.scheduler import LoadScopeScheduling
 
 from autograde import ROOT, assignments, notebook_names
 from autograde.course import folders
@@ -35,16 +36,41 @@ SLOW_FILES = {"test_collect.py", "test_validate.py", "test_release.py", "test_ma
 release of a changed course)."""
 
 
+COURSE_FILES = {"test_adversarial.py", "test_cluster.py", "test_collect.py", "test_formgrader.py", "test_makefile.py"}
+"""Files with tests on the graded scratch course: one parallel worker runs them all, so the course is graded once."""
+
+
+def work_unit(nodeid: str) -> str:
+    """The unit a parallel worker runs whole: a test file, a notebook (its cells share one kernel), or the course."""
+    path = nodeid.split("::", 1)[0]
+    return "course" if Path(path).name in COURSE_FILES else path
+
+
+class CourseScheduling(LoadScopeScheduling):
+    """pytest-xdist's scope scheduling with the course's work units, in collection order (--no-loadscope-reorder)."""
+
+    def _split_scope(self, nodeid: str) -> str:
+        """The work unit of a test."""
+        return work_unit(nodeid)
+
+
+def pytest_xdist_make_scheduler(config, log):
+    """Send each work unit to one worker (pytest -n)."""
+    return CourseScheduling(config, log)
+
+
 def pytest_collection_modifyitems(config, items):
     """Mark ``slow`` every test that grades through make, drives a browser, starts a cluster, runs a notebook or
-    runs nbgrader on whole notebooks; group the tests for the parallel workers."""
+    runs nbgrader on whole notebooks; refuse a course test outside COURSE_FILES (it would grade the course twice);
+    run the course's tests first, then the notebooks, then the rest (the longest work units first)."""
+    items.sort(key=lambda item: {"course": 0}.get(work_unit(item.nodeid), 1 if item.path.suffix == ".ipynb" else 2))
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if SLOW_FIXTURES & fixtures or item.path.suffix == ".ipynb" or item.path.name in SLOW_FILES:
             item.add_marker(pytest.mark.slow)
-        # one xdist worker per group: a test file or a notebook (its module-scoped fixtures, its kernel), or
-        # every test of the graded scratch course (graded once per session)
-        item.add_marker(pytest.mark.xdist_group("course" if "course" in fixtures else str(item.path)))
+        if "course" in fixtures and item.path.name not in COURSE_FILES:
+            raise pytest.UsageError(f"{item.nodeid} uses the course fixture: add {item.path.name} to COURSE_FILES "
+                                    "in tests/conftest.py")
 
 
 @pytest.fixture
