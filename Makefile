@@ -61,8 +61,8 @@ examples: venv  ## regenerate the example submissions under autograde/submitted/
 autograde: system-grade venv  ## autograde autograde/submitted/*/* and write autograde/grades.csv (JOBS=2: two at a time; SCHEDULER=local|tcp://host:port|slurm WORKERS=n: on Dask)
 	$(PY) -m autograde.grade --jobs $(JOBS) $(if $(SCHEDULER),--scheduler $(SCHEDULER) --workers $(WORKERS))
 
-feedback: venv  ## write feedback HTML for the autograded submissions and a zip per student under autograde/handback/<assignment>/
-	$(PY) -m autograde.grade --feedback
+feedback: venv  ## write feedback HTML for the autograded submissions and a zip per student under autograde/handback/<assignment>/ (JOBS=2: two at a time)
+	$(PY) -m autograde.grade --feedback --jobs $(JOBS)
 
 export: venv  ## write autograde/export/: grades_by_question.csv and canvas_<assignment>.csv (nbgrader export)
 	$(VENV)/bin/nbgrader export

@@ -259,25 +259,33 @@ def pack_feedback(root: Path, student: str, assignment: str) -> Path:
     return dest
 
 
-def feedback(root: Path, only_assignment: str | None = None, only_student: str | None = None) -> int:
-    """Write feedback HTML (hidden tests removed) for every autograded submission, and a zip per student."""
-    nbgrader = api(root)
+def _feedback_one(root: str, assignment: str, student: str) -> str | None:
+    """Generate one submission's feedback; the error's last line, or None when it was written."""
+    result = api(Path(root)).generate_feedback(assignment, student, force=True)
+    return None if result.get("success") else _last_error(result.get("error"))
+
+
+def feedback(root: Path, only_assignment: str | None = None, only_student: str | None = None, jobs: int = 1) -> int:
+    """Write feedback HTML (hidden tests removed) for every autograded submission, ``jobs`` at a time, and a zip per
+    student."""
     base = folders(root).autograded
+    todo = [(sdir.name, adir.name)
+            for sdir in (sorted(p for p in base.iterdir() if p.is_dir()) if base.exists() else [])
+            for adir in sorted(p for p in sdir.iterdir() if p.is_dir())
+            if only_student in (None, sdir.name) and only_assignment in (None, adir.name)]
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
+        errors = list(tqdm(pool.map(_feedback_one, [str(root)] * len(todo), [a for _, a in todo], [s for s, _ in todo]),
+                           total=len(todo), desc="feedback", unit="submission", disable=None))
     done = failed = 0
-    for sdir in sorted(p for p in base.iterdir() if p.is_dir()) if base.exists() else []:
-        for adir in sorted(p for p in sdir.iterdir() if p.is_dir()):
-            if (only_student and sdir.name != only_student) or (only_assignment and adir.name != only_assignment):
-                continue
-            result = nbgrader.generate_feedback(adir.name, sdir.name, force=True)
-            if not result.get("success"):
-                print(f"error: feedback for {sdir.name}/{adir.name}: {_last_error(result.get('error'))}",
-                      file=sys.stderr)
-                # never hand back old feedback
-                (folders(root).handback / adir.name / f"{sdir.name}.zip").unlink(missing_ok=True)
-                failed += 1
-            else:
-                pack_feedback(root, sdir.name, adir.name)
-                done += 1
+    for (student, assignment), error in zip(todo, errors):
+        if error is not None:
+            print(f"error: feedback for {student}/{assignment}: {error}", file=sys.stderr)
+            # never hand back old feedback
+            (folders(root).handback / assignment / f"{student}.zip").unlink(missing_ok=True)
+            failed += 1
+        else:
+            pack_feedback(root, student, assignment)
+            done += 1
     print(f"feedback written for {done} submission(s) under autograde/feedback/, "
           f"one zip per student and assignment under {folders(root).relative(folders(root).handback)}/")
     return 1 if failed else 0
@@ -288,7 +296,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assignment", help="grade only this assignment")
     parser.add_argument("--student", help="grade only this student")
-    parser.add_argument("--jobs", type=int, default=1, help="submissions graded at once (default 1)")
+    parser.add_argument("--jobs", type=int, default=1, help="submissions graded (or fed back) at once (default 1)")
     parser.add_argument("--scheduler", help="grade on Dask: 'local', 'slurm' or a scheduler address tcp://host:port")
     parser.add_argument("--workers", type=int, default=2,
                         help="workers to start with --scheduler local or slurm (default 2)")
@@ -296,7 +304,7 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     root = course_root()
     if args.feedback:
-        return feedback(root, args.assignment, args.student)
+        return feedback(root, args.assignment, args.student, args.jobs)
     found, unknown = submissions(root, args.assignment, args.student)
     for student, folder in unknown:
         print(f"warning: {student}/{folder} is not an assignment of this course "

@@ -81,7 +81,7 @@ def test_summary_reports_graded_flagged_and_failed(course):
 
 
 def test_feedback_shows_no_hidden_test(course):
-    done = make(course.root, "feedback")
+    done = make(course.root, "feedback", "JOBS=2")
     assert done.returncode == 0, done.stderr
     hidden = {}  # per assignment, the lines only its hidden tests have: not in its release, not in a reference answer
     for a, n in NOTEBOOKS:
