@@ -259,25 +259,43 @@ def pack_feedback(root: Path, student: str, assignment: str) -> Path:
     return dest
 
 
-def _feedback_one(root: str, assignment: str, student: str) -> str | None:
-    """Generate one submission's feedback; the error's last line, or None when it was written."""
-    result = api(Path(root)).generate_feedback(assignment, student, force=True)
-    return None if result.get("success") else _last_error(result.get("error"))
+def _feedback_batch(root: str, assignment: str, students: list[str]) -> dict[str, str | None]:
+    """Feedback for ``students`` on ``assignment`` in one nbgrader run (its templates compiled once), then one run
+    per student if that failed, to name who: by student, the error's last line or None when it was written."""
+    if len(students) > 1:
+        others = {p.parent.name for p in folders(Path(root)).autograded.glob(f"*/{assignment}")} - set(students)
+        batch = api(Path(root), CourseDirectory__student_id_exclude=",".join(sorted(others)))
+        if batch.generate_feedback(assignment, force=True).get("success"):
+            return dict.fromkeys(students)
+    nbgrader = api(Path(root))
+    results = {s: nbgrader.generate_feedback(assignment, s, force=True) for s in students}
+    return {s: None if r.get("success") else _last_error(r.get("error")) for s, r in results.items()}
 
 
 def feedback(root: Path, only_assignment: str | None = None, only_student: str | None = None, jobs: int = 1) -> int:
-    """Write feedback HTML (hidden tests removed) for every autograded submission, ``jobs`` at a time, and a zip per
-    student."""
+    """Write feedback HTML (hidden tests removed) for every autograded submission, in ``jobs`` processes, and a zip
+    per student."""
     base = folders(root).autograded
     todo = [(sdir.name, adir.name)
             for sdir in (sorted(p for p in base.iterdir() if p.is_dir()) if base.exists() else [])
             for adir in sorted(p for p in sdir.iterdir() if p.is_dir())
             if only_student in (None, sdir.name) and only_assignment in (None, adir.name)]
-    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
-        errors = list(tqdm(pool.map(_feedback_one, [str(root)] * len(todo), [a for _, a in todo], [s for s, _ in todo]),
-                           total=len(todo), desc="feedback", unit="submission", disable=None))
+    batches = []  # each assignment's students dealt into at most ``jobs`` batches
+    for assignment in sorted({a for _, a in todo}):
+        students = [s for s, a in todo if a == assignment]
+        k = max(1, min(jobs, len(students)))
+        batches += [(assignment, students[i::k]) for i in range(k)]
+    errors: dict[tuple[str, str], str | None] = {}
+    with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool, \
+            tqdm(total=len(todo), desc="feedback", unit="submission", disable=None) as bar:
+        futures = {pool.submit(_feedback_batch, str(root), a, students): a for a, students in batches}
+        for future in as_completed(futures):
+            for student, error in future.result().items():
+                errors[student, futures[future]] = error
+                bar.update()
     done = failed = 0
-    for (student, assignment), error in zip(todo, errors):
+    for (student, assignment) in todo:
+        error = errors[student, assignment]
         if error is not None:
             print(f"error: feedback for {student}/{assignment}: {error}", file=sys.stderr)
             # never hand back old feedback

@@ -36,7 +36,7 @@ SLOW_FILES = {"test_collect.py", "test_validate.py", "test_release.py", "test_ma
 release of a changed course)."""
 
 
-COURSE_FILES = {"test_adversarial.py", "test_cluster.py", "test_collect.py", "test_formgrader.py", "test_makefile.py"}
+COURSE_FILES = {"test_adversarial.py", "test_cluster.py", "test_formgrader.py", "test_makefile.py"}
 """Files with tests on the graded scratch course: one parallel worker runs them all, so the course is graded once."""
 
 

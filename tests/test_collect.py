@@ -28,7 +28,7 @@ def _nb(marker: str) -> str:
 
 
 @pytest.fixture(scope="module")
-def course(tmp_path_factory):
+def lms_course(tmp_path_factory):
     """A scratch copy of the tracked files with a roster of two students."""
     root = tracked_copy(tmp_path_factory.mktemp("lms"))
     (root / "roster.csv").write_text("id,first_name,last_name,email,lms_user_id\n"
@@ -44,7 +44,7 @@ def _submitted(root: Path, student: str) -> Path:
     return folders(root).submitted / student / A
 
 
-def test_canvas_download_is_filed_by_roster_latest_wins_strangers_reported(course, tmp_path):
+def test_canvas_download_is_filed_by_roster_latest_wins_strangers_reported(lms_course, tmp_path):
     download = _zip(tmp_path / "submissions.zip", [
         (f"lovelaceada_4711_100_{NB}.ipynb", _nb("FIRST"), (2026, 11, 1, 10, 0, 0)),
         (f"lovelaceada_LATE_4711_180_{NB}-1.ipynb", _nb("SECOND"), (2026, 11, 2, 9, 30, 0)),
@@ -53,21 +53,21 @@ def test_canvas_download_is_filed_by_roster_latest_wins_strangers_reported(cours
         ("README.txt", "not a submission", (2026, 11, 1, 13, 0, 0)),
         (f"turingalan_4712_121_x/lovelaceada_4711_1_{NB}.ipynb", _nb("FORGED"), (2026, 11, 3, 0, 0, 0)),
     ])
-    done = make(course, "collect", f"ZIP={download}", f"A={A}")
+    done = make(lms_course, "collect", f"ZIP={download}", f"A={A}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"filed 2 submission(s) of {A}" in done.stdout and "3 file(s) not filed" in done.stdout
     assert "hoppergrace_9999_130_autodiff.ipynb: LMS id 9999 (hoppergrace) is not on the roster" in done.stdout
     assert "README.txt: its name and place are neither" in done.stdout
     assert "lovelaceada_4711_1_autodiff.ipynb: its name and place are neither" in done.stdout  # no naming others
-    ada = _submitted(course, "alovelace")
+    ada = _submitted(lms_course, "alovelace")
     assert sorted(p.name for p in ada.iterdir()) == [f"{NB}.ipynb", "timestamp.txt"]
     assert "SECOND" in (ada / f"{NB}.ipynb").read_text()  # the later of two submissions wins
     assert (ada / "timestamp.txt").read_text().startswith("2026-11-02 09:30:00")
-    assert "ALAN" in (_submitted(course, "aturing") / f"{NB}.ipynb").read_text()
-    assert not any(p.name in ("9999", "hoppergrace") for p in folders(course).submitted.iterdir())
+    assert "ALAN" in (_submitted(lms_course, "aturing") / f"{NB}.ipynb").read_text()
+    assert not any(p.name in ("9999", "hoppergrace") for p in folders(lms_course).submitted.iterdir())
 
 
-def test_moodle_download_is_filed_by_name_with_the_later_copy(course, tmp_path):
+def test_moodle_download_is_filed_by_name_with_the_later_copy(lms_course, tmp_path):
     folder = "Alan Turing_880412_assignsubmission_file_"  # Moodle's participant id is not the roster's LMS id
     download = _zip(tmp_path / "moodle.zip", [
         (f"{folder}/{NB}.ipynb", _nb("OLD"), (2026, 11, 3, 9, 0, 0)),
@@ -76,17 +76,17 @@ def test_moodle_download_is_filed_by_name_with_the_later_copy(course, tmp_path):
         ("Grace Hopper_9999_assignsubmission_file_/autodiff.ipynb", _nb("GRACE"), (2026, 11, 3, 9, 0, 0)),
         (f"{folder}/Ada Lovelace_880411_assignsubmission_file_/{NB}.ipynb", _nb("FORGED"), (2026, 11, 4, 0, 0, 0)),
     ])
-    done = make(course, "collect", f"ZIP={download}", f"A={A}")
+    done = make(lms_course, "collect", f"ZIP={download}", f"A={A}")
     assert done.returncode == 0, done.stdout + done.stderr
     assert f"filed 2 submission(s) of {A}" in done.stdout and "LMS id 9999 (Grace Hopper)" in done.stdout
-    assert "NEW" in (_submitted(course, "aturing") / f"{NB}.ipynb").read_text()
-    assert "FLAT" in (_submitted(course, "alovelace") / f"{NB}.ipynb").read_text()
+    assert "NEW" in (_submitted(lms_course, "aturing") / f"{NB}.ipynb").read_text()
+    assert "FLAT" in (_submitted(lms_course, "alovelace") / f"{NB}.ipynb").read_text()
 
 
-def test_collect_refuses_bad_arguments_with_one_line(course, tmp_path):
+def test_collect_refuses_bad_arguments_with_one_line(lms_course, tmp_path):
     (tmp_path / "notes.zip").write_text("not a zip")
     for args, says in ((["ZIP=/nowhere.zip", f"A={A}"], "is not a zip file"),
                        ([f"ZIP={tmp_path / 'notes.zip'}", f"A={A}"], "is not a zip file"),
                        ([f"ZIP={tmp_path / 'notes.zip'}", "A=01_autodif"], "'01_autodif' is not an assignment")):
-        done = make(course, "collect", *args)
+        done = make(lms_course, "collect", *args)
         assert done.returncode != 0 and says in done.stderr and "Traceback" not in done.stderr, done.stderr

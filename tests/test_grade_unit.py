@@ -60,9 +60,9 @@ def test_last_error_picks_the_last_exception_of_a_log():
     assert _last_error("just a line") == "just a line"
 
 
-def _cannot_convert(root: str, assignment: str, student: str) -> str:
+def _cannot_convert(root: str, assignment: str, students: list[str]) -> dict[str, str]:
     """A feedback run that fails for every submission."""
-    return f"{student}'s notebook cannot be converted"
+    return {s: f"{s}'s notebook cannot be converted" for s in students}
 
 
 def test_failed_feedback_is_reported_and_never_hands_back_an_old_zip(scratch_course, monkeypatch, capsys):
@@ -74,7 +74,7 @@ def test_failed_feedback_is_reported_and_never_hands_back_an_old_zip(scratch_cou
         (where.autograded / student / "01_autodiff").mkdir(parents=True)
         (where.handback / "01_autodiff").mkdir(parents=True, exist_ok=True)
         (where.handback / "01_autodiff" / f"{student}.zip").write_text("last week's feedback")
-    monkeypatch.setattr(grade, "_feedback_one", _cannot_convert)
+    monkeypatch.setattr(grade, "_feedback_batch", _cannot_convert)
     assert grade.feedback(scratch_course, jobs=2) == 1
     err = capsys.readouterr().err.splitlines()
     assert err == [f"error: feedback for {s}/01_autodiff: {s}'s notebook cannot be converted" for s in ("ada", "bob")]
