@@ -18,6 +18,8 @@ from xdist.scheduler import LoadScopeScheduling
 from autograde import ROOT, assignments, notebook_names
 from autograde.course import folders
 
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the Makefile sets it, for pytest run without make
+
 NOTEBOOKS = [(a, n) for a in assignments(ROOT) for n in notebook_names(a, ROOT)]
 """Every (assignment, notebook name) pair of the course."""
 
