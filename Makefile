@@ -9,9 +9,6 @@ WORKERS ?= 2
 TEST_WORKERS ?= 2
 
 export PATH := $(abspath $(VENV))/bin:$(PATH)
-# Waiting OpenMP threads (torch's) sleep instead of spinning: with more busy processes than cores (parallel grading,
-# the test workers) spinning threads starve the others (two test_batched.py runs side by side: 24 s, not 300 s).
-export OMP_WAIT_POLICY ?= PASSIVE
 
 # System packages, as command:Debian package. Grading runs kernels in bubblewrap (not needed with
 # AUTOGRADE_SANDBOX=none, nor here when the workers of SCHEDULER=tcp://…|slurm grade); the browser

@@ -18,7 +18,10 @@ from xdist.scheduler import LoadScopeScheduling
 from autograde import ROOT, assignments, notebook_names
 from autograde.course import folders
 
-os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")  # as the Makefile sets it, for pytest run without make
+# Waiting OpenMP threads (torch's) sleep instead of spinning, in the workers and everything they start: with more busy
+# processes than cores, spinning threads starve the others (two test_batched.py runs side by side: 300 s, not 24 s).
+# Not for a notebook alone, whose small multi-threaded torch operations it slows (03: 77 s instead of 61 s).
+os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
 NOTEBOOKS = [(a, n) for a in assignments(ROOT) for n in notebook_names(a, ROOT)]
 """Every (assignment, notebook name) pair of the course."""
