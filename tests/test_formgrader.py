@@ -58,7 +58,9 @@ def test_a_manual_grade_and_comment_entered_in_the_formgrader_reach_export_and_f
             browser = p.chromium.launch(executable_path=chromium(), args=["--disable-dev-shm-usage"])
             try:
                 page = browser.new_context(extra_http_headers={"Authorization": f"token {lab.token}"}).new_page()
-                page.goto(f"{lab.url}/formgrader/submissions/{notebook_id}/")
+                page.set_default_timeout(120_000)  # a loaded machine (the other test worker) is slow, not wrong
+                # the form saves a field once its scripts have loaded the submission: wait for that first
+                page.goto(f"{lab.url}/formgrader/submissions/{notebook_id}/", wait_until="networkidle")
                 for field, value, api in ((f"input.score#{cell}", f"{score:g}", "grade"),
                                           (f"textarea#{cell}-comment", comment, "comment")):
                     page.locator(field).fill(value)
