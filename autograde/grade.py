@@ -184,9 +184,11 @@ def grade_all(root: Path, found: list[tuple[str, str]], workers: int, scheduler:
     return sorted(outcomes, key=lambda o: (o.student, o.assignment))
 
 
-def submissions(root: Path, only_assignment: str | None = None, only_student: str | None = None):
-    """(student, assignment) pairs found under ``autograde/submitted``, plus folders that are not assignments."""
-    base = folders(root).submitted
+def submissions(root: Path, only_assignment: str | None = None, only_student: str | None = None,
+                base: Path | None = None):
+    """(student, assignment) pairs found under ``base`` (default ``autograde/submitted``), plus folders that are
+    not assignments."""
+    base = base or folders(root).submitted
     known = set(assignments(root))
     found, unknown = [], []
     for sdir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.exists() else []:
@@ -259,12 +261,11 @@ def pack_feedback(root: Path, student: str, assignment: str) -> Path:
     return dest
 
 
-def _feedback_batch(root: str, assignment: str, students: list[str]) -> dict[str, str | None]:
-    """Feedback for ``students`` on ``assignment`` in one nbgrader run (its templates compiled once), then one run
-    per student if that failed, to name who: by student, the error's last line or None when it was written."""
+def _feedback_batch(root: str, assignment: str, students: list[str], others: list[str]) -> dict[str, str | None]:
+    """Feedback for ``students`` on ``assignment`` (``others`` excluded) in one nbgrader run, its templates compiled
+    once, then one run per student if that failed, to name who: by student, the error's last line or None."""
     if len(students) > 1:
-        others = {p.parent.name for p in folders(Path(root)).autograded.glob(f"*/{assignment}")} - set(students)
-        batch = api(Path(root), CourseDirectory__student_id_exclude=",".join(sorted(others)))
+        batch = api(Path(root), CourseDirectory__student_id_exclude=",".join(others))
         if batch.generate_feedback(assignment, force=True).get("success"):
             return dict.fromkeys(students)
     nbgrader = api(Path(root))
@@ -275,20 +276,16 @@ def _feedback_batch(root: str, assignment: str, students: list[str]) -> dict[str
 def feedback(root: Path, only_assignment: str | None = None, only_student: str | None = None, jobs: int = 1) -> int:
     """Write feedback HTML (hidden tests removed) for every autograded submission, in ``jobs`` processes, and a zip
     per student."""
-    base = folders(root).autograded
-    todo = [(sdir.name, adir.name)
-            for sdir in (sorted(p for p in base.iterdir() if p.is_dir()) if base.exists() else [])
-            for adir in sorted(p for p in sdir.iterdir() if p.is_dir())
-            if only_student in (None, sdir.name) and only_assignment in (None, adir.name)]
+    todo, _ = submissions(root, only_assignment, only_student, base=folders(root).autograded)
     batches = []  # each assignment's students dealt into at most ``jobs`` batches
     for assignment in sorted({a for _, a in todo}):
         students = [s for s, a in todo if a == assignment]
         k = max(1, min(jobs, len(students)))
-        batches += [(assignment, students[i::k]) for i in range(k)]
+        batches += [(assignment, students[i::k], [s for s in students if s not in students[i::k]]) for i in range(k)]
     errors: dict[tuple[str, str], str | None] = {}
     with ProcessPoolExecutor(max_workers=max(1, jobs)) as pool, \
             tqdm(total=len(todo), desc="feedback", unit="submission", disable=None) as bar:
-        futures = {pool.submit(_feedback_batch, str(root), a, students): a for a, students in batches}
+        futures = {pool.submit(_feedback_batch, str(root), *batch): batch[0] for batch in batches}
         for future in as_completed(futures):
             for student, error in future.result().items():
                 errors[student, futures[future]] = error

@@ -68,7 +68,7 @@ def pytest_collection_modifyitems(config, items):
     """Mark ``slow`` every test that grades through make, drives a browser, starts a cluster, runs a notebook or
     runs nbgrader on whole notebooks; refuse a course test outside COURSE_FILES (it would grade the course twice);
     run the course's tests first, then the notebooks, then the rest (the longest work units first)."""
-    items.sort(key=lambda item: {"course": 0}.get(work_unit(item.nodeid), 1 if item.path.suffix == ".ipynb" else 2))
+    items.sort(key=lambda item: (work_unit(item.nodeid) != "course", item.path.suffix != ".ipynb"))  # stable
     for item in items:
         fixtures = set(getattr(item, "fixturenames", ()))
         if SLOW_FIXTURES & fixtures or item.path.suffix == ".ipynb" or item.path.name in SLOW_FILES:

@@ -60,7 +60,7 @@ def test_last_error_picks_the_last_exception_of_a_log():
     assert _last_error("just a line") == "just a line"
 
 
-def _cannot_convert(root: str, assignment: str, students: list[str]) -> dict[str, str]:
+def _cannot_convert(root: str, assignment: str, students: list[str], others: list[str]) -> dict[str, str]:
     """A feedback run that fails for every submission."""
     return {s: f"{s}'s notebook cannot be converted" for s in students}
 
