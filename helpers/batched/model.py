@@ -91,11 +91,22 @@ class Result:
 
     def dead(self, x) -> np.ndarray:
         """Per network, True when its output is the same for every row of ``x`` (no hidden unit path is active)."""
-        return np.array([not _input_sensitivity(p, np.asarray(x, dtype=float)) > 0 for p in self.params])
+        x = np.asarray(x, dtype=float)
+        return np.array([bool((_outputs(p, x) == _outputs(p, x[:1])).all()) for p in self.params])
 
     def model(self, k: int, dtype=torch.float64) -> nn.Sequential:
         """Network ``k`` as a ``torch.nn`` module holding its trained parameters (ReLU between the linear layers)."""
         return as_module(self.params[k], dtype)
+
+
+def _outputs(params, x) -> np.ndarray:
+    """The outputs ``(n, d_out)`` of the network ``params`` on the rows of ``x``."""
+    h = x
+    for j, (W, b) in enumerate(params):
+        h = h @ W.T + b
+        if j < len(params) - 1:
+            h = np.maximum(h, 0.0)
+    return h
 
 
 def _input_sensitivity(params, x) -> float:
@@ -103,7 +114,7 @@ def _input_sensitivity(params, x) -> float:
     h, J = x, np.broadcast_to(np.eye(x.shape[1]), (x.shape[0], x.shape[1], x.shape[1]))
     for j, (W, b) in enumerate(params):
         a = h @ W.T + b
-        J = np.einsum("oi,nid->nod", W, J)
+        J = np.matmul(W, J)
         if j < len(params) - 1:
             h = np.maximum(a, 0.0)
             J = J * (a > 0)[:, :, None]
