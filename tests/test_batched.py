@@ -222,6 +222,23 @@ def test_buckets_cover_every_width_once_in_order():
     assert batched.plan_buckets(widths, 100, overhead_flops=1e15) == [one[0::2], one[1::2]]
 
 
+def test_plan_is_balanced_for_two_workers():
+    from helpers.batched import plan
+    widths = np.repeat([2, 4, 8, 16, 24, 28, 32, 40, 48, 56, 100], 3)
+    cost = plan._bucket_cost(widths, 100, 1e7, 2, 8, 8)
+    buckets = batched.plan_buckets(widths, 100)
+    assert sorted(i for b in buckets for i in b) == list(range(len(widths)))
+    groups = plan.cheapest_groups(sorted(widths.tolist()), lambda M: plan.flops_per_epoch(M, 100), 1e7)
+    starts = np.cumsum([0] + [len(g) for g in groups])
+    unbalanced = [list(range(a, b)) for a, b in zip(starts[:-1], starts[1:])]  # widths are sorted already
+    balanced_time = plan.makespan([cost(b) for b in buckets])
+    assert balanced_time < 0.9 * plan.makespan([cost(b) for b in unbalanced])
+    for i, b in enumerate(buckets):  # no further split shortens it
+        if len(b) > 1:
+            trial = buckets[:i] + [b[0::2], b[1::2]] + buckets[i + 1:]
+            assert plan.makespan([cost(c) for c in trial]) >= balanced_time
+
+
 @pytest.mark.parametrize("kwargs,message", [
     (dict(widths=[]), "widths"),
     (dict(widths=[0, 3]), "widths"),

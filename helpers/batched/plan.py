@@ -2,7 +2,8 @@
 
 A bucket is a group of networks padded to the width of its widest member and trained as one batched
 product. Padding costs FLOPs and every bucket costs a fixed overhead per step, so the plan is the
-cheapest cut of the sorted widths into consecutive groups.
+cheapest cut of the sorted widths into consecutive groups, with buckets then halved while that lets two
+workers finish sooner.
 """
 
 from __future__ import annotations
@@ -28,6 +29,9 @@ def flops_per_epoch(M: int, n: int, depth: int = 2, d_in: int = 8, d_out: int = 
 MIN_BUCKETS = 2
 """A plan with fewer buckets is split (networks alternately) so that two workers share the work; this
 does not depend on ``workers``, so neither do the results."""
+
+LANES = 2
+"""The plan is balanced for this many workers, whatever ``workers`` is, so that the results do not depend on it."""
 
 
 def cheapest_groups(values, item_cost, overhead: float) -> list[list]:
@@ -66,7 +70,38 @@ def plan_buckets(widths, n: int, overhead_flops: float = 1e7, depth: int = 2, d_
         big = max(buckets, key=len)
         buckets.remove(big)
         buckets += [big[0::2], big[1::2]]
-    return buckets
+    cost = _bucket_cost(widths, n, overhead_flops, depth, d_in, d_out)
+    return _balanced(buckets, cost)
+
+
+def _bucket_cost(widths, n, overhead_flops, depth, d_in, d_out):
+    """Estimated cost per epoch of a bucket (indices into ``widths``): its overhead and its padded FLOPs."""
+    return lambda idx: overhead_flops + len(idx) * flops_per_epoch(max(int(widths[k]) for k in idx), n, depth, d_in,
+                                                                  d_out)
+
+
+def makespan(costs, lanes: int = LANES) -> float:
+    """Time until the last of ``lanes`` workers is done when each takes the largest remaining cost when free."""
+    loads = [0.0] * lanes
+    for c in sorted(costs, reverse=True):
+        loads[loads.index(min(loads))] += c
+    return max(loads)
+
+
+def _balanced(buckets, cost) -> list[list[int]]:
+    """Split buckets in two (networks alternately) while a split shortens the :func:`makespan` over :data:`LANES`."""
+    buckets = [list(b) for b in buckets]
+    while True:
+        best, best_time = None, makespan([cost(b) for b in buckets])
+        for i, b in enumerate(buckets):
+            if len(b) > 1:
+                trial = buckets[:i] + [b[0::2], b[1::2]] + buckets[i + 1:]
+                t = makespan([cost(c) for c in trial])
+                if t < best_time * (1 - 1e-9):
+                    best, best_time = trial, t
+        if best is None:
+            return buckets
+        buckets = best
 
 
 def largest_first(buckets, widths, n: int, overhead_flops: float = 1e7, depth: int = 2, d_in: int = 8,
@@ -76,6 +111,5 @@ def largest_first(buckets, widths, n: int, overhead_flops: float = 1e7, depth: i
     Taking the largest buckets first and each next bucket as soon as a worker is free keeps the
     workers busy until the end (longest-processing-time-first scheduling).
     """
-    cost = [overhead_flops + len(idx) * flops_per_epoch(max(int(widths[k]) for k in idx), n, depth, d_in, d_out)
-            for idx in buckets]
+    cost = [_bucket_cost(widths, n, overhead_flops, depth, d_in, d_out)(idx) for idx in buckets]
     return sorted(range(len(buckets)), key=lambda i: -cost[i])
