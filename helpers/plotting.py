@@ -220,17 +220,17 @@ def _legend(ax, legend: bool):
 
 
 def neurons_plane(W, a, X, *, title: str, legend: bool = True, ax=None):
-    """Neurons w_j of a 2-D two-layer network in the (w1, w2) plane, scaled by the largest norm, coloured by sign(a_j).
+    """Directions w_j / ‖w_j‖ of the neurons of a 2-D two-layer network, each normalised on its own, coloured by sign(a_j).
 
     The directions of the inputs (rows of ``X``) are drawn as dashed rays. Meant for grids of panels: the
     figure's layout is left to the caller (``fig.tight_layout()`` once).
     """
     W, a = np.asarray(W, dtype=float), np.asarray(a, dtype=float)
-    ax = axes(title, "w1 / max‖w‖", "w2 / max‖w‖", ax=ax)
-    scale = np.linalg.norm(W, axis=1).max() or 1.0
+    ax = axes(title, "w1 / ‖w‖", "w2 / ‖w‖", ax=ax)
+    U = W / np.where(np.linalg.norm(W, axis=1) > 0, np.linalg.norm(W, axis=1), 1.0)[:, None]
     for sign, label in ((1, "a_j > 0"), (-1, "a_j < 0")):
         keep = np.sign(a) == sign
-        ax.scatter(W[keep, 0] / scale, W[keep, 1] / scale, s=12, color="C3" if sign > 0 else "C0", label=label)
+        ax.scatter(U[keep, 0], U[keep, 1], s=12, color="C3" if sign > 0 else "C0", label=label)
     for k, x in enumerate(np.asarray(X, dtype=float), start=1):
         u = x / np.linalg.norm(x)
         ax.plot([0, 1.1 * u[0]], [0, 1.1 * u[1]], "--", color="0.3" if k == 1 else "0.65", lw=1,

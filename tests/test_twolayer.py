@@ -48,6 +48,21 @@ def test_train_gd_matches_autograd_and_keeps_snapshots():
     np.testing.assert_allclose(run.snapshots[70][0], W70, rtol=1e-10, atol=1e-13)
 
 
+def test_train_gd_many_equals_separate_runs():
+    g = np.random.default_rng(2)
+    X, y = g.standard_normal((4, 3)), g.standard_normal(4)
+    W0, a0 = g.standard_normal((3, 6, 3)), g.standard_normal((3, 6))
+    runs = twolayer.train_gd_many(X, y, W0, a0, lr=0.05, steps=120)
+    assert runs.losses.shape == (3, 120) and runs.W.shape == (3, 6, 3) and runs.a.shape == (3, 6)
+    for k in range(3):
+        one = twolayer.train_gd(X, y, W0[k], a0[k], lr=0.05, steps=120)
+        np.testing.assert_allclose(runs.losses[k], one.losses, rtol=1e-12)
+        np.testing.assert_allclose(runs.W[k], one.W, rtol=1e-10, atol=1e-13)
+        np.testing.assert_allclose(runs.a[k], one.a, rtol=1e-10, atol=1e-13)
+    with pytest.raises(ValueError, match="runs, m"):
+        twolayer.train_gd_many(X, y, W0[0], a0[0], lr=0.05, steps=1)
+
+
 def test_sample_groups_cover_the_sizes_in_order():
     groups = twolayer.sample_groups([96, 8, 12, 16, 24, 32, 48, 64])
     assert [n for grp in groups for n in grp] == [8, 12, 16, 24, 32, 48, 64, 96]
@@ -119,5 +134,7 @@ def test_neuron_plots_are_titled_labelled_and_legended():
         assert "a_j > 0" in labels and "a_j < 0" in labels
     points = np.concatenate([c.get_offsets() for c in kinks.collections])
     assert np.abs(points[:, 1]).max() == pytest.approx(1.0)  # signed norms scaled by the largest
+    plane_points = np.concatenate([c.get_offsets() for c in plane.collections])
+    np.testing.assert_allclose(np.linalg.norm(plane_points, axis=1), 1.0)  # directions, each neuron on its own
     assert plotting.neurons_plane(W, a, X, title="No legend", legend=False).get_legend() is None
     plt.close("all")
