@@ -7,7 +7,8 @@ else 0 (as in torch). Gradients: ``∇_{a_j} L = (1/n) Σ_k r_k ReLU(⟨w_j, x_k
 
 - :func:`balanced_init` draws the small balanced initialisation ``w_j = λ g_j``, ``a_j = s_j ‖w_j‖``;
 - :func:`train_gd` trains one network in numpy and keeps the loss of every step and chosen snapshots;
-- :func:`train_gd_many` trains several networks on the same data at once and keeps the loss of every step;
+- :func:`train_gd_many` trains several networks on the same data at once and keeps the loss and the outputs
+  of every step;
 - :func:`threshold_sweep` trains one network per (sample size, seed, initialisation scale) at once in
   torch: networks of similar sample sizes share a bucket, their data zero-padded to the bucket's largest
   size with zero weight in the loss (exact: a padded sample contributes nothing to any gradient);
@@ -81,10 +82,11 @@ class Sweep:
 
 @dataclass
 class GDRuns:
-    """Several gradient-descent runs on the same data: the loss before every step ``(runs, steps)`` and the
-    final parameters ``W`` ``(runs, m, d)`` and ``a`` ``(runs, m)``."""
+    """Several gradient-descent runs on the same data: the loss ``(runs, steps)`` and the outputs
+    ``(runs, steps, n)`` before every step, and the final parameters ``W`` ``(runs, m, d)`` and ``a`` ``(runs, m)``."""
 
     losses: np.ndarray
+    outputs: np.ndarray
     W: np.ndarray
     a: np.ndarray
 
@@ -96,17 +98,18 @@ def train_gd_many(X, y, W, a, lr: float, steps: int, desc: str | None = None) ->
     if W.ndim != 3 or a.shape != W.shape[:2] or W.shape[2] != X.shape[1]:
         raise ValueError(f"W must be (runs, m, {X.shape[1]}) and a (runs, m); got {W.shape} and {a.shape}")
     n, XT = len(y), X.T.copy()
-    losses = np.empty((W.shape[0], steps))
+    losses, outputs = np.empty((W.shape[0], steps)), np.empty((W.shape[0], steps, n))
     for t in tqdm(range(steps), desc=desc, disable=desc is None, mininterval=0.5):
         pre = W @ XT  # (runs, m, n)
         h = np.maximum(pre, 0.0)
-        r = (a[:, None, :] @ h)[:, 0] - y  # (runs, n)
+        outputs[:, t] = (a[:, None, :] @ h)[:, 0]  # (runs, n)
+        r = outputs[:, t] - y
         losses[:, t] = 0.5 * np.mean(r * r, axis=1)
         g_a = (h @ r[:, :, None])[:, :, 0] / n
         g_W = ((pre > 0) * r[:, None, :]) @ X * (a[:, :, None] / n)
         a -= lr * g_a
         W -= lr * g_W
-    return GDRuns(losses, W, a)
+    return GDRuns(losses, outputs, W, a)
 
 
 def sample_groups(ns, overhead: int = 40) -> list[list[int]]:

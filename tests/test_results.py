@@ -85,6 +85,14 @@ def test_simplicity_bias_figures():
     assert s["sum_a2_positive"] == pytest.approx(1 / math.sqrt(5), rel=1e-5)
     assert s["sum_a2_negative"] == pytest.approx(1 / math.sqrt(1.25), rel=1e-5)
     assert s["theta_norm_sq"] == pytest.approx(2 / math.sqrt(5) + 2 / math.sqrt(1.25), rel=1e-5)
+    # the ln(1/λ) law: at least four rich scales from 1e-10 to 1e-2; the take-off slopes match 1/(η c±) per sign
+    assert len(s["lambdas"]) >= 4 and min(s["lambdas"]) <= 1e-10 and max(s["lambdas"]) >= 1e-2
+    theory = {"positive": 1e3 * 2 / math.sqrt(5), "negative": 1e3 * 2 / math.sqrt(1.25)}
+    for sign, (mean, se) in s["plateau_slope_measured"].items():
+        assert s["plateau_slope_theory"][sign] == pytest.approx(theory[sign], rel=1e-4)
+        assert mean == pytest.approx(theory[sign], rel=0.02) and se < 0.01 * mean
+    # the lazy run ends far from the minimum norm 2.683
+    assert s["lazy_theta_norm_sq"] > 20 * (2 / math.sqrt(5) + 2 / math.sqrt(1.25))
 
 
 def test_implicit_sgd_figures():

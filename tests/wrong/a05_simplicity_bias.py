@@ -17,8 +17,7 @@ STEP_SEQUENTIAL = ("        g_theta, _ = grad_sample(x[i], y[i], theta, w_h)\n  
 DEAD = "return bool(np.all(pre_y <= 0))"
 OLS_TRAIN = "train = noise_var * (n - d) / (2 * n)"
 OLS_TEST = "test = noise_var / 2 * (1 + d / (n - d - 1))"
-BAL = "return a ** 2 - np.sum(W ** 2, axis=1)"
-SUMS = "return float(np.sum(a[a > 0] ** 2)), float(np.sum(a[a < 0] ** 2))"
+RATES = "return np.abs(y) * np.linalg.norm(X, axis=1) / len(y)"
 NORM = "return float(2 * np.sum(np.abs(y) / np.linalg.norm(X, axis=1)))"
 
 WRONG = [
@@ -101,22 +100,15 @@ WRONG = [
           "d/(n - d) instead of d/(n - d - 1)"),
     Wrong("ols_risks", "return float(train), float(test)", "return float(test), float(train)", ("test_ols_risks",),
           "returns (test, train)"),
-    # balancedness
-    Wrong("balancedness", BAL, "return np.abs(a) - np.linalg.norm(W, axis=1)", ("test_balancedness",),
-          "|a_j| - ‖w_j‖ instead of the squares"),
-    Wrong("balancedness", BAL, "return a ** 2 - np.sum(W ** 2, axis=0)", ("test_balancedness",),
-          "norms of the columns of W instead of its rows"),
-    Wrong("balancedness", BAL, "return np.sum(a ** 2) - np.sum(W ** 2)", ("test_balancedness",),
-          "one total for all neurons"),
-    Wrong("balancedness", BAL, "return a ** 2 - np.sum(W[:, :-1] ** 2, axis=1)", ("test_balancedness",),
-          "leaves the last coordinate of w_j out of its norm"),
-    # sign_group_sums
-    Wrong("sign_group_sums", SUMS, "return float(np.sum(a[a > 0])), float(np.sum(-a[a < 0]))",
-          ("test_sign_group_sums",), "sums |a_j| instead of a_j²"),
-    Wrong("sign_group_sums", SUMS, "return float(np.sum(a[a < 0] ** 2)), float(np.sum(a[a > 0] ** 2))",
-          ("test_sign_group_sums",), "negative group first"),
-    Wrong("sign_group_sums", SUMS, "return float(np.mean(a[a > 0] ** 2)), float(np.mean(a[a < 0] ** 2))",
-          ("test_sign_group_sums",), "means instead of sums"),
+    # growth_rates
+    Wrong("growth_rates", RATES, "return np.abs(y) * np.linalg.norm(X, axis=1)", ("test_growth_rates",),
+          "forgets the 1/n of the loss"),
+    Wrong("growth_rates", RATES, "return np.abs(y) * np.sum(X ** 2, axis=1) / len(y)", ("test_growth_rates",),
+          "‖x_k‖² instead of ‖x_k‖"),
+    Wrong("growth_rates", RATES, "return y * np.linalg.norm(X, axis=1) / len(y)", ("test_growth_rates",),
+          "signed labels: a negative rate for the negative label"),
+    Wrong("growth_rates", RATES, "return 2 * np.abs(y) * np.linalg.norm(X, axis=1) / len(y)", ("test_growth_rates",),
+          "the growth rate of a_j² instead of a_j"),
     # min_norm_sq
     Wrong("min_norm_sq", NORM, "return float(np.sum(np.abs(y) / np.linalg.norm(X, axis=1)))", ("test_min_norm_sq",),
           "forgets that ‖θ‖² counts both layers"),
