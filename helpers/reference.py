@@ -135,13 +135,15 @@ def _losses(x, y, T, b, W, starts):
     return 0.5 * np.mean((out - y[:, None]) ** 2, axis=0)
 
 
-def train_sgd_stack(x, y, params, lr: float, n_iter: int, rng: np.random.Generator, x_test=None, y_test=None,
-                    record=1000, progress: bool = True, desc: str = "SGD") -> StackResult:
+def train_sgd_stack(x, y, params, lr, n_iter: int, rng: np.random.Generator, x_test=None, y_test=None,
+                    record=1000, progress: bool = True, desc: str = "SGD", decay=None) -> StackResult:
     """Single-sample SGD on several networks at once; returns new parameters (the inputs are not modified).
 
     Iteration t uses the sample ``i_t`` drawn by ``rng.integers(len(x))`` (all drawn up front, the
     same stream as one call per iteration) and updates every network with the gradient of
-    ``½ (ŷ(x_i) − y_i)²`` at its current parameters: ``θ ← θ − lr ∇_θ``, ``w_h ← w_h − lr ∇_{w_h}``.
+    ``½ (ŷ(x_i) − y_i)²`` at its current parameters: ``θ ← θ − γ_t ∇_θ``, ``w_h ← w_h − γ_t ∇_{w_h}``.
+    ``lr`` (one value, or one per network) is γ; with ``decay`` τ (one value or one per network, ``None`` or
+    ``inf`` for a constant step) the step of iteration t (from 0) is ``γ_t = γ / (1 + t / τ)``.
     ReLU's derivative is taken as 1 where its input is > 0, else 0. Losses are recorded at iteration 0,
     after every ``record`` iterations (an int) or after the iterations listed in ``record``, and at the end.
     """
@@ -152,6 +154,11 @@ def train_sgd_stack(x, y, params, lr: float, n_iter: int, rng: np.random.Generat
     W = np.concatenate([np.array(w, dtype=float) for _, w in params], axis=1)
     T = np.concatenate([np.array(t[:-1], dtype=float) for t, _ in params])
     b = np.array([float(t[-1]) for t, _ in params])
+    lr_net = np.broadcast_to(np.asarray(lr, dtype=float), (len(widths),))
+    tau = np.broadcast_to(np.asarray(np.inf if decay is None else decay, dtype=float), (len(widths),))
+    if (lr_net <= 0).any() or (tau <= 0).any():
+        raise ValueError("lr and decay must be positive")
+    lr_unit, tau_unit, decaying = lr_net[owner], tau[owner], bool(np.isfinite(tau).any())
     idx = rng.integers(len(x), size=n_iter)
     every = isinstance(record, (int, np.integer))
     marks = set(range(record, n_iter + 1, record)) if every else {int(t) for t in record}
@@ -160,7 +167,11 @@ def train_sgd_stack(x, y, params, lr: float, n_iter: int, rng: np.random.Generat
     train = [_losses(x, y, T, b, W, starts)]
     test = [] if x_test is None else [_losses(np.asarray(x_test, float), np.asarray(y_test, float), T, b, W, starts)]
     w0, w1 = W[0], W[1]  # views: updated in place
+    step_net, step_unit = (float(lr_net[0]), float(lr_net[0])) if (lr_net == lr_net[0]).all() and not decaying \
+        else (lr_net, lr_unit)
     for t in tqdm(range(n_iter), desc=desc, disable=not progress, mininterval=0.5):
+        if decaying:
+            step_net, step_unit = lr_net / (1 + t / tau), lr_unit / (1 + t / tau_unit)
         xi = x[idx[t]]
         pre = w0 * xi + w1
         active = pre > 0
@@ -169,10 +180,10 @@ def train_sgd_stack(x, y, params, lr: float, n_iter: int, rng: np.random.Generat
         delta = (pre_y * (pre_y > 0) - y[idx[t]]) * (pre_y > 0)  # dl/dpre_y per network
         d_unit = delta[owner]
         g_pre = d_unit * T * active
-        T -= lr * d_unit * h
-        b -= lr * delta
-        w0 -= (lr * xi) * g_pre
-        w1 -= lr * g_pre
+        T -= step_unit * d_unit * h
+        b -= step_net * delta
+        w0 -= (step_unit * xi) * g_pre
+        w1 -= step_unit * g_pre
         if t + 1 in marks:
             done.append(t + 1)
             train.append(_losses(x, y, T, b, W, starts))

@@ -5,7 +5,7 @@ The network of width m maps a real x to
 ``(2, m)`` (its last row holds the hidden intercepts) and ``θ`` has shape ``(m + 1,)`` (its last entry
 is the output intercept). The loss of one sample is ``½ (ŷ − y)²``; losses over data are means.
 
-:func:`numerical_gradients` gives central finite differences of that loss and :func:`random_case` seeded
+:func:`kinks` counts the kinks a fitted function uses. :func:`numerical_gradients` gives central finite differences of that loss and :func:`random_case` seeded
 test cases whose pre-activations stay away from ReLU's kinks, where the two must agree.
 
 :func:`train_sgd_stack` trains several such networks, of any widths, with single-sample SGD on the
@@ -38,6 +38,23 @@ def half_mse(x, y, theta: np.ndarray, w_h: np.ndarray) -> float:
 def param_count(m: int) -> int:
     """Number of parameters of the network of width ``m``: 2m in ``w_h`` and m + 1 in ``θ``."""
     return 3 * m + 1
+
+
+def kinks(theta: np.ndarray, w_h: np.ndarray, tol: float = 0.05, merge: float = 0.025, window=(-1.0, 1.0),
+          points: int = 2001) -> int:
+    """Number of kinks the fitted function uses in ``window``: places where its slope changes by more than ``tol``.
+
+    The slope is measured between neighbouring points of an equispaced grid of ``points``; slope changes less
+    than ``merge`` apart (about one spacing of the course's training inputs) count as one kink, with their sum.
+    """
+    grid = np.linspace(*window, points)
+    slope = np.diff(predict(grid, theta, w_h)) / np.diff(grid)
+    change = np.diff(slope)  # at the grid points 1 .. points - 2
+    where = np.flatnonzero(np.abs(change) > 1e-9 * max(1.0, np.abs(slope).max()))
+    if where.size == 0:
+        return 0
+    groups = np.split(where, np.flatnonzero(np.diff(grid[where]) > merge) + 1)
+    return int(sum(abs(change[g].sum()) > tol for g in groups))
 
 
 def random_case(seed: int, m: int, n: int):

@@ -104,3 +104,37 @@ def test_numerical_gradients_match_autograd_on_random_cases():
         np.testing.assert_array_equal(theta, before[0])
         np.testing.assert_array_equal(w_h, before[1])
     assert not np.array_equal(relu1d.random_case(3, 4, 3)[2], relu1d.random_case(4, 4, 3)[2])
+
+
+def test_kinks_counts_the_slope_changes_the_function_uses():
+    one = (np.array([1.0, 0.0]), np.array([[1.0], [0.2]]))  # ReLU(x + 0.2): one kink at -0.2
+    assert relu1d.kinks(*one) == 1
+    assert relu1d.kinks(*one, window=(0.0, 1.0)) == 0
+    assert relu1d.kinks(np.array([0.02, 0.0]), np.array([[1.0], [0.2]])) == 0  # a slope change of 0.02 < tol
+    # two units with kinks 0.01 apart act as one kink; 0.5 apart as two
+    close = (np.array([1.0, 1.0, 0.0]), np.array([[1.0, 1.0], [0.2, 0.21]]))
+    far = (np.array([1.0, 1.0, 0.0]), np.array([[1.0, 1.0], [0.2, -0.3]]))
+    assert relu1d.kinks(*close) == 1 and relu1d.kinks(*far) == 2
+    # splitting a unit into many small copies at the same place does not add kinks
+    many = (np.r_[np.full(50, 0.02), 0.0], np.tile([[1.0], [0.2]], 50))
+    assert relu1d.kinks(*many) == 1
+    assert relu1d.kinks(*relu1d_data(seed=7).teacher) == 3
+
+
+def test_stacked_sgd_takes_a_step_size_and_a_decay_per_network():
+    data = relu1d_data(seed=7)
+    g = np.random.default_rng(0)
+    starts = [(np.abs(g.standard_normal(m + 1)) / m, g.standard_normal((2, m))) for m in (4, 7)]  # live on the data
+    both = relu1d.train_sgd_stack(data.x_train, data.y_train, starts, lr=[0.1, 0.05], n_iter=300,
+                                  rng=np.random.default_rng(3), decay=[np.inf, 50.0], progress=False)
+    for k, (lr, decay) in enumerate(((0.1, None), (0.05, 50.0))):
+        alone = relu1d.train_sgd_stack(data.x_train, data.y_train, [starts[k]], lr=lr, n_iter=300,
+                                       rng=np.random.default_rng(3), decay=decay, progress=False)
+        for p, q in zip(both.params[k], alone.params[0]):
+            np.testing.assert_allclose(p, q, rtol=1e-12, atol=1e-15)
+    slow = relu1d.train_sgd_stack(data.x_train, data.y_train, starts[:1], lr=0.1, n_iter=300,
+                                  rng=np.random.default_rng(3), decay=50.0, progress=False)
+    assert not np.allclose(slow.params[0][0], both.params[0][0])  # the decay changes the run
+    with pytest.raises(ValueError, match="positive"):
+        relu1d.train_sgd_stack(data.x_train, data.y_train, starts, lr=0.1, n_iter=1, rng=np.random.default_rng(0),
+                               decay=0.0, progress=False)
