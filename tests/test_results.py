@@ -71,6 +71,14 @@ def test_simplicity_bias_figures():
         assert test[m] < 1.2 * s["bayes_test_mse"]
     assert test[500] < 1.1 * test[20]  # no test-error growth with the width
     assert 0.35 < s["dead_init_fraction"] < 0.48  # about 40% of initialisations are dead
+    # the excess risk on a dense grid: under a fifth of the noise level from m = 20 on, not growing with m;
+    # the wide networks use about as many kinks as the teacher (3)
+    excess, kinks = ({int(m): v for m, v in s[k].items()} for k in ("grid_excess_risk", "kinks"))
+    assert all(excess[m] < 0.2 * 0.04 ** 2 / 2 for m in (20, 100, 500)) and excess[2] > 5 * excess[100]
+    assert excess[500] < 1.2 * excess[20] and all(2 <= kinks[m] <= 5 for m in (20, 100, 500))
+    # the controls (a decaying step, a ten times smaller step) do not interpolate either
+    for key in ("control_train_mse", "lr_train_mse_0.01"):
+        assert all(0.8 * s["bayes_train_mse"] < v < 1.1 * s["bayes_train_mse"] for v in s[key].values())
     # Part 2: interpolation below the threshold, near OLS above it
     ratio = {int(n): v for n, v in s["train_over_ols"].items()}
     assert s["d"] == 5 and 24 <= s["threshold_n"] <= 48
