@@ -220,7 +220,7 @@ def _legend(ax, legend: bool):
 
 
 def neurons_plane(W, a, X, *, title: str, legend: bool = True, ax=None):
-    """Directions w_j / ‖w_j‖ of the neurons of a 2-D two-layer network, each normalised on its own, coloured by sign(a_j).
+    """Directions w_j / ‖w_j‖ of a 2-D two-layer network's neurons, each normalised on its own, coloured by sign(a_j).
 
     The directions of the inputs (rows of ``X``) are drawn as dashed rays. Meant for grids of panels: the
     figure's layout is left to the caller (``fig.tight_layout()`` once).

@@ -5,8 +5,9 @@ The network of width m maps a real x to
 ``(2, m)`` (its last row holds the hidden intercepts) and ``θ`` has shape ``(m + 1,)`` (its last entry
 is the output intercept). The loss of one sample is ``½ (ŷ − y)²``; losses over data are means.
 
-:func:`kinks` counts the kinks a fitted function uses. :func:`numerical_gradients` gives central finite differences of that loss and :func:`random_case` seeded
-test cases whose pre-activations stay away from ReLU's kinks, where the two must agree.
+:func:`kinks` counts the kinks a fitted function uses. :func:`numerical_gradients` gives central finite
+differences of that loss and :func:`random_case` seeded test cases whose pre-activations stay away from
+ReLU's kinks, where the two must agree.
 
 :func:`train_sgd_stack` trains several such networks, of any widths, with single-sample SGD on the
 same sequence of samples. Their hidden units are laid side by side in one array, so that a step of

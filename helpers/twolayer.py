@@ -92,7 +92,7 @@ class GDRuns:
 
 
 def train_gd_many(X, y, W, a, lr: float, steps: int, desc: str | None = None) -> GDRuns:
-    """Full-batch gradient descent on ``L`` for every run at once, from ``W`` ``(runs, m, d)`` and ``a`` ``(runs, m)``."""
+    """Full-batch gradient descent on ``L`` for every run at once from ``W`` ``(runs, m, d)``, ``a`` ``(runs, m)``."""
     X, y = np.asarray(X, dtype=float), np.asarray(y, dtype=float)
     W, a = np.array(W, dtype=float), np.array(a, dtype=float)
     if W.ndim != 3 or a.shape != W.shape[:2] or W.shape[2] != X.shape[1]:

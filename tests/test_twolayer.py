@@ -53,7 +53,8 @@ def test_train_gd_many_equals_separate_runs():
     X, y = g.standard_normal((4, 3)), g.standard_normal(4)
     W0, a0 = g.standard_normal((3, 6, 3)), g.standard_normal((3, 6))
     runs = twolayer.train_gd_many(X, y, W0, a0, lr=0.05, steps=120)
-    assert runs.losses.shape == (3, 120) and runs.outputs.shape == (3, 120, 4) and runs.W.shape == (3, 6, 3) and runs.a.shape == (3, 6)
+    assert runs.losses.shape == (3, 120) and runs.outputs.shape == (3, 120, 4)
+    assert runs.W.shape == (3, 6, 3) and runs.a.shape == (3, 6)
     for k in range(3):
         one = twolayer.train_gd(X, y, W0[k], a0[k], lr=0.05, steps=120)
         np.testing.assert_allclose(runs.losses[k], one.losses, rtol=1e-12)
