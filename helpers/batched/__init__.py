@@ -19,7 +19,7 @@ from .. import reference_names
 
 _PUBLIC = {"train": "engine", "EpochOrders": "loop", "epoch_orders": "loop", "Optimizer": "model", "Result": "model",
            "LinearDecay": "model", "init_seed": "model", "flops_per_epoch": "plan", "layer_shapes": "plan",
-           "MIN_BUCKETS": "plan", "cheapest_groups": "plan", "plan_buckets": "plan"}
+           "LANES": "plan", "cheapest_groups": "plan", "plan_buckets": "plan"}
 """Public names and their modules, imported on first use: the planner alone (numpy) does not load torch."""
 
 __all__ = sorted(_PUBLIC)

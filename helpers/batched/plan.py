@@ -26,12 +26,9 @@ def flops_per_epoch(M: int, n: int, depth: int = 2, d_in: int = 8, d_out: int = 
     return 2 * n * (2 * sum(macs) + sum(macs[1:]))
 
 
-MIN_BUCKETS = 2
-"""A plan with fewer buckets is split (networks alternately) so that two workers share the work; this
-does not depend on ``workers``, so neither do the results."""
-
 LANES = 2
-"""The plan is balanced for this many workers, whatever ``workers`` is, so that the results do not depend on it."""
+"""The plan is balanced for this many workers (a lone bucket is always split in two), whatever ``workers`` is, so
+that the results do not depend on it."""
 
 
 def cheapest_groups(values, item_cost, overhead: float) -> list[list]:
@@ -59,19 +56,15 @@ def plan_buckets(widths, n: int, overhead_flops: float = 1e7, depth: int = 2, d_
 
     A bucket costs ``overhead_flops`` (Python and launch overhead, in FLOP-equivalents) plus, for each
     network it holds, the FLOPs of a network padded to the bucket's largest width (:func:`cheapest_groups`
-    over the widths in increasing order). A plan of fewer than :data:`MIN_BUCKETS` buckets is split.
+    over the widths in increasing order). Buckets are then halved while that lets :data:`LANES` workers finish
+    sooner (:func:`makespan`).
     """
     order = np.argsort(widths, kind="stable")
     groups = cheapest_groups([int(widths[i]) for i in order],
                              lambda M: flops_per_epoch(M, n, depth, d_in, d_out), overhead_flops)
     starts = np.cumsum([0] + [len(g) for g in groups])
     buckets = [[int(k) for k in order[a:b]] for a, b in zip(starts[:-1], starts[1:])]
-    while len(buckets) < MIN_BUCKETS and max(map(len, buckets)) > 1:  # e.g. one width, many seeds
-        big = max(buckets, key=len)
-        buckets.remove(big)
-        buckets += [big[0::2], big[1::2]]
-    cost = _bucket_cost(widths, n, overhead_flops, depth, d_in, d_out)
-    return _balanced(buckets, cost)
+    return _balanced(buckets, _bucket_cost(widths, n, overhead_flops, depth, d_in, d_out))
 
 
 def _bucket_cost(widths, n, overhead_flops, depth, d_in, d_out):
@@ -97,7 +90,7 @@ def _balanced(buckets, cost) -> list[list[int]]:
             if len(b) > 1:
                 trial = buckets[:i] + [b[0::2], b[1::2]] + buckets[i + 1:]
                 t = makespan([cost(c) for c in trial])
-                if t < best_time * (1 - 1e-9):
+                if t < best_time:
                     best, best_time = trial, t
         if best is None:
             return buckets
