@@ -101,6 +101,13 @@ class Relu1DData:
 
         return predict(x, *self.teacher)
 
+    def excess_risk(self, theta, w_h, points: int = 2001) -> float:
+        """½ · mean of (f − f*)² over ``points`` equispaced x in [−1, 1]: the expected test ½-MSE over the Bayes one."""
+        from .relu1d import predict
+
+        grid = np.linspace(-1.0, 1.0, points)
+        return float(0.5 * np.mean((predict(grid, theta, w_h) - self.target(grid)) ** 2))
+
 
 def relu_teacher(seed: int = 0, width: int = 5, n_grid: int = 80) -> tuple[np.ndarray, np.ndarray]:
     """A teacher ``(theta, w_h)`` of the 1-D ReLU network: columns of w_h on the unit circle, θ uniform in [±1/√width].

@@ -138,3 +138,15 @@ def test_stacked_sgd_takes_a_step_size_and_a_decay_per_network():
     with pytest.raises(ValueError, match="positive"):
         relu1d.train_sgd_stack(data.x_train, data.y_train, starts, lr=0.1, n_iter=1, rng=np.random.default_rng(0),
                                decay=0.0, progress=False)
+
+
+def test_excess_risk_is_the_half_mean_squared_distance_to_the_teacher():
+    data = relu1d_data(seed=7)
+    assert data.excess_risk(*data.teacher) == 0.0
+    theta, w_h = data.teacher
+    shifted = (np.r_[theta[:-1], theta[-1] + 0.1], w_h)  # +0.1 wherever the output is positive
+    grid = np.linspace(-1, 1, 2001)
+    expected = 0.5 * np.mean((relu1d.predict(grid, *shifted) - data.target(grid)) ** 2)
+    assert data.excess_risk(*shifted) == pytest.approx(expected, rel=1e-12)
+    # the teacher is positive on at least half of [-1, 1] (helpers.data.relu_teacher): 0.1 added there
+    assert 0.5 * 0.5 * 0.1 ** 2 <= data.excess_risk(*shifted) <= 0.5 * 0.1 ** 2 * (1 + 1e-9)
