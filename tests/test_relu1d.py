@@ -118,6 +118,9 @@ def test_kinks_counts_the_slope_changes_the_function_uses():
     # splitting a unit into many small copies at the same place does not add kinks
     many = (np.r_[np.full(50, 0.02), 0.0], np.tile([[1.0], [0.2]], 50))
     assert relu1d.kinks(*many) == 1
+    # ten small slope changes spread over 0.02 (less than `merge`) add up to one kink of slope change 0.2
+    spread = (np.r_[np.full(10, 0.02), 0.0], np.stack([np.ones(10), -np.linspace(0.2, 0.22, 10)]))
+    assert relu1d.kinks(*spread) == 1
     assert relu1d.kinks(*relu1d_data(seed=7).teacher) == 3
 
 
