@@ -55,7 +55,8 @@ def ols(X: np.ndarray, y: np.ndarray) -> np.ndarray:
 
 @dataclass
 class Sweep:
-    """Final losses of :func:`threshold_sweep`, each of shape ``(len(scales), len(seeds), len(ns))``."""
+    """Final losses of :func:`threshold_sweep`, each of shape ``(len(scales), len(seeds), len(ns))``; ``train_at``
+    adds a last axis over ``checkpoints``, and ``W`` ``(…, m, d)`` and ``a`` ``(…, m)`` are the final parameters."""
 
     ns: np.ndarray
     seeds: np.ndarray
@@ -64,20 +65,51 @@ class Sweep:
     test: np.ndarray  # the network's ½-MSE on the common test set
     ols_train: np.ndarray  # the OLS estimator's training loss on the same data
     ols_test: np.ndarray  # the OLS estimator's ½-MSE on the common test set
+    bayes_test: float = float("nan")  # the ½-MSE of the teacher ⟨β, x⟩ on the common test set
+    checkpoints: tuple = ()  # steps after which the training loss was also recorded
+    train_at: np.ndarray | None = None  # the training loss after each checkpoint
+    W: np.ndarray | None = None
+    a: np.ndarray | None = None
 
-    def median_ratio(self) -> np.ndarray:
-        """Median over seeds of the network's training loss over OLS's on the same data, shape ``(scales, ns)``."""
-        return np.median(self.train / self.ols_train, axis=1)
+    def _train(self, at: int | None) -> np.ndarray:
+        """The training losses at the end (``at=None``) or after checkpoint step ``at``."""
+        return self.train if at is None else self.train_at[..., self.checkpoints.index(at)]
 
-    def thresholds(self, level: float = 0.5) -> dict:
+    def median_ratio(self, at: int | None = None) -> np.ndarray:
+        """Median over seeds of the network's training loss over OLS's on the same data, shape ``(scales, ns)``,
+        at the end or after checkpoint step ``at``."""
+        return np.median(self._train(at) / self.ols_train, axis=1)
+
+    def thresholds(self, level: float = 0.5, at: int | None = None) -> dict:
         """Per scale, the smallest n from which on the median ratio stays at or above ``level`` (None if it
         does not at the largest n; a NaN ratio counts as below): where the network stops interpolating."""
         out = {}
-        for scale, ratio in zip(self.scales.tolist(), self.median_ratio()):
+        for scale, ratio in zip(self.scales.tolist(), self.median_ratio(at)):
             below = np.flatnonzero(~(ratio >= level))
             start = 0 if below.size == 0 else below[-1] + 1
             out[scale] = int(self.ns[start]) if start < len(self.ns) else None
         return out
+
+    def relative_change(self) -> np.ndarray:
+        """Per run, ``|L_end − L_c| / L_c`` between the training loss at the last checkpoint c and at the end."""
+        before = self.train_at[..., -1]
+        return np.abs(self.train - before) / before
+
+    def alignment(self) -> np.ndarray:
+        """Per run, :func:`beta_alignment` of the final network with the teacher β = e₁."""
+        beta = np.zeros(self.W.shape[-1])
+        beta[0] = 1.0
+        return beta_alignment(self.W, self.a, beta)
+
+
+def beta_alignment(W: np.ndarray, a: np.ndarray, beta: np.ndarray) -> np.ndarray:
+    """``Σ_j |a_j|‖w_j‖ cos(w_j, sign(a_j) β) / Σ_j |a_j|‖w_j‖``: 1 when every neuron that matters points along
+    ``+β`` (if ``a_j > 0``) or ``−β`` (if ``a_j < 0``), the two neurons of ``⟨β, x⟩ = σ(⟨β, x⟩) − σ(−⟨β, x⟩)``;
+    over the last two axes of ``W`` ``(…, m, d)`` and ``a`` ``(…, m)``."""
+    norms = np.linalg.norm(W, axis=-1)
+    cos = np.sign(a) * (W @ beta) / (np.linalg.norm(beta) * np.where(norms > 0, norms, 1.0))
+    weight = np.abs(a) * norms
+    return np.sum(weight * cos, axis=-1) / np.sum(weight, axis=-1)
 
 
 @dataclass
@@ -133,23 +165,29 @@ def _train_bucket(X, Y, w, W, A, lr, steps, bar):
         W.sub_(g_W_t.transpose(1, 2), alpha=lr)
         if bar is not None and (t + 1) % 500 == 0:
             bar.update(500 * X.shape[0])
+    if bar is not None:
+        bar.update(steps % 500 * X.shape[0])
 
 
 def threshold_sweep(ns, seeds, scales, d: int = 5, m: int = 100, lr: float = 0.3, steps: int = 8000,
-                    noise_var: float = 0.09, n_test: int = 5000, dtype=None,
+                    noise_var: float = 0.09, n_test: int = 5000, dtype=None, checkpoints=(),
                     progress: bool = True, desc: str = "threshold sweep") -> Sweep:
     """Train a two-layer ReLU network from the balanced initialisation for every (scale, seed, n) and compare with OLS.
 
     Data: :func:`helpers.data.linear_teacher_data` ``(n, d, seed)``; the common test set is drawn with seed
     10⁶. Initialisation: :func:`balanced_init` with generator ``rng([seed, n, 1])`` and ``λ = scale``.
     Networks are trained in ``dtype`` for ``steps`` steps of full-batch GD at learning rate ``lr``; losses are
-    evaluated in float64.
+    evaluated in float64, also after each step count in ``checkpoints`` (each below ``steps``).
     """
     dtype = torch.float32 if dtype is None else dtype
     ns, seeds, scales = np.asarray(ns, int), np.asarray(seeds, int), np.asarray(scales, float)
+    checkpoints = tuple(int(c) for c in checkpoints)
+    if any(not 0 < c < steps for c in checkpoints) or list(checkpoints) != sorted(set(checkpoints)):
+        raise ValueError(f"checkpoints must increase strictly, each from 1 to steps - 1 = {steps - 1}: {checkpoints}")
     test = linear_teacher_data(n_test, d, seed=10**6, noise_var=noise_var)
     shape = (len(scales), len(seeds), len(ns))
     out = {k: np.zeros(shape) for k in ("train", "test", "ols_train", "ols_test")}
+    out.update(train_at=np.zeros(shape + (len(checkpoints),)), W=np.zeros(shape + (m, d)), a=np.zeros(shape + (m,)))
     jobs = [(i, j, k) for i in range(len(scales)) for j in range(len(seeds)) for k in range(len(ns))]
     data = {}
     for j, s in enumerate(seeds):
@@ -159,28 +197,46 @@ def threshold_sweep(ns, seeds, scales, d: int = 5, m: int = 100, lr: float = 0.3
             data[j, k] = D
             out["ols_train"][:, j, k] = 0.5 * np.mean((D.x @ beta - D.y) ** 2)
             out["ols_test"][:, j, k] = 0.5 * np.mean((test.x @ beta - test.y) ** 2)
-    bar = tqdm(total=len(jobs) * steps, desc=desc, disable=not progress, unit="net-step", mininterval=0.5)
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # the networks are small: one thread is fastest
-    for group in sample_groups(sorted(set(ns.tolist()))):
-        members = [job for job in jobs if ns[job[2]] in group]
-        N, B = max(group), len(members)
-        X = torch.zeros(B, N, d, dtype=dtype)
-        Y = torch.zeros(B, N, dtype=dtype)
-        w = torch.zeros(B, N, dtype=dtype)
-        W = torch.zeros(B, m, d, dtype=dtype)
-        A = torch.zeros(B, m, dtype=dtype)
-        for b, (i, j, k) in enumerate(members):
+
+    def padded(members):
+        """The largest sample size of a bucket of jobs."""
+        return max(int(ns[jobs[b][2]]) for b in members)
+
+    buckets = [[b for b, job in enumerate(jobs) if ns[job[2]] in group] for group in sample_groups(set(ns.tolist()))]
+
+    def run(members):
+        """Train the networks of one bucket and record their losses in ``out``."""
+        N, B = padded(members), len(members)
+        X, Y, w = torch.zeros(B, N, d, dtype=dtype), torch.zeros(B, N, dtype=dtype), torch.zeros(B, N, dtype=dtype)
+        W, A = torch.zeros(B, m, d, dtype=dtype), torch.zeros(B, m, dtype=dtype)
+        for b, job in enumerate(members):
+            i, j, k = jobs[job]
             n, D = int(ns[k]), data[j, k]
             X[b, :n], Y[b, :n], w[b, :n] = torch.from_numpy(D.x), torch.from_numpy(D.y), 1.0 / n
             W0, a0 = balanced_init(m, d, float(scales[i]), np.random.default_rng([int(seeds[j]), n, 1]))
             W[b], A[b] = torch.from_numpy(W0), torch.from_numpy(a0)
-        _train_bucket(X, Y, w, W, A, lr, steps, bar)
-        for b, (i, j, k) in enumerate(members):
-            n, D = int(ns[k]), data[j, k]
-            Wb, ab = W[b].double().numpy(), A[b].double().numpy()
-            out["train"][i, j, k] = loss(D.x, D.y, Wb, ab)
-            out["test"][i, j, k] = loss(test.x, test.y, Wb, ab)
-    bar.close()
-    torch.set_num_threads(threads)
-    return Sweep(ns, seeds, scales, **out)
+        done = 0
+        for c, until in enumerate(checkpoints + (steps,)):
+            _train_bucket(X, Y, w, W, A, lr, until - done, bar)
+            done = until
+            for b, job in enumerate(members):
+                (i, j, k), D = jobs[job], data[jobs[job][1:]]
+                Wb, ab = W[b].double().numpy(), A[b].double().numpy()
+                if until < steps:
+                    out["train_at"][i, j, k, c] = loss(D.x, D.y, Wb, ab)
+                else:
+                    out["train"][i, j, k] = loss(D.x, D.y, Wb, ab)
+                    out["test"][i, j, k] = loss(test.x, test.y, Wb, ab)
+                    out["W"][i, j, k], out["a"][i, j, k] = Wb, ab
+
+    bar = tqdm(total=len(jobs) * steps, desc=desc, disable=not progress, unit="net-step", mininterval=0.5)
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)  # the networks are small: one thread is fastest
+    try:
+        for members in buckets:
+            run(members)
+    finally:
+        torch.set_num_threads(threads)
+        bar.close()
+    bayes_test = 0.5 * float(np.mean((test.x[:, 0] - test.y) ** 2))
+    return Sweep(ns, seeds, scales, checkpoints=checkpoints, bayes_test=bayes_test, **out)

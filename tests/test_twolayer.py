@@ -90,6 +90,44 @@ def test_threshold_sweep_equals_separate_runs_and_ols():
                 beta = np.linalg.lstsq(D.x, D.y, rcond=None)[0]
                 assert sw.ols_train[i, j, k] == pytest.approx(0.5 * np.mean((D.x @ beta - D.y) ** 2), rel=1e-12)
                 assert sw.ols_test[i, j, k] == pytest.approx(0.5 * np.mean((test.x @ beta - test.y) ** 2), rel=1e-12)
+                np.testing.assert_allclose(sw.W[i, j, k], run.W, rtol=1e-9, atol=1e-15)
+                np.testing.assert_allclose(sw.a[i, j, k], run.a, rtol=1e-9, atol=1e-15)
+    assert sw.bayes_test == pytest.approx(0.5 * np.mean((test.x[:, 0] - test.y) ** 2), rel=1e-12)
+
+
+def test_threshold_sweep_checkpoints_are_the_losses_of_shorter_runs():
+    ns, seeds, scales = [6, 14], [0, 1], [1e-1]
+    kw = dict(d=3, m=7, lr=0.1, n_test=300, dtype=torch.float64, progress=False)
+    sw = twolayer.threshold_sweep(ns, seeds, scales, steps=60, checkpoints=(15, 40), **kw)
+    assert sw.train_at.shape == (1, 2, 2, 2) and sw.checkpoints == (15, 40)
+    for c, steps in enumerate((15, 40)):
+        short = twolayer.threshold_sweep(ns, seeds, scales, steps=steps, **kw)
+        np.testing.assert_allclose(sw.train_at[..., c], short.train, rtol=1e-12)
+        assert sw.thresholds(level=0.0, at=steps) == short.thresholds(level=0.0)
+        np.testing.assert_allclose(sw.median_ratio(at=steps), short.median_ratio(), rtol=1e-12)
+    np.testing.assert_allclose(sw.train, twolayer.threshold_sweep(ns, seeds, scales, steps=60, **kw).train, rtol=0)
+    np.testing.assert_allclose(sw.relative_change(), np.abs(sw.train - sw.train_at[..., 1]) / sw.train_at[..., 1])
+    assert (sw.train < sw.train_at[..., 1]).all()  # a small step only lowers the loss
+    for bad in [(60,), (0,), (40, 15), (15, 15)]:
+        with pytest.raises(ValueError, match="checkpoints"):
+            twolayer.threshold_sweep(ns, seeds, scales, steps=60, checkpoints=bad, **kw)
+
+
+def test_beta_alignment():
+    beta = np.array([1.0, 0.0])
+    # two neurons along +β (a > 0) and −β (a < 0): aligned; weights along other directions lower the score
+    W = np.array([[2.0, 0.0], [-1.0, 0.0]])
+    assert twolayer.beta_alignment(W, np.array([3.0, -1.0]), beta) == pytest.approx(1.0)
+    assert twolayer.beta_alignment(W, np.array([-3.0, 1.0]), beta) == pytest.approx(-1.0)  # signs swapped
+    W = np.array([[2.0, 0.0], [0.0, 1.0], [0.0, 0.0]])  # weights |a|‖w‖: 2, 1 and 0 (a zero neuron counts nothing)
+    assert twolayer.beta_alignment(W, np.array([1.0, 1.0, 5.0]), beta) == pytest.approx(2 / 3)
+    assert twolayer.beta_alignment(W, np.array([1.0, 1.0, 5.0]), 3 * beta) == pytest.approx(2 / 3)  # β's norm
+    stacked = twolayer.beta_alignment(np.stack([W, W]), np.array([[1.0, 1.0, 5.0], [1.0, 0.0, 0.0]]), beta)
+    np.testing.assert_allclose(stacked, [2 / 3, 1.0])
+    sw = _sweep(np.ones((2, 3, 4)))
+    sw.W, sw.a = np.zeros((2, 3, 4, 2, 2)), np.ones((2, 3, 4, 2))
+    sw.W[..., 0, 0], sw.W[..., 1, 1] = 1.0, 3.0
+    np.testing.assert_allclose(sw.alignment(), np.full((2, 3, 4), 0.25))
 
 
 def _sweep(train_over_ols):
