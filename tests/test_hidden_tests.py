@@ -16,13 +16,25 @@ from autograde.nbtools import autograded_points, cell_by_id, read, replace_in_so
 from tests.conftest import NOTEBOOKS, ROOT
 from tests.wrong import catalogue, shortcuts
 
-CASES = [(a, n, w) for a, n in NOTEBOOKS for w in catalogue(a)]
-SHORTCUTS = [(a, n, v) for a, n in NOTEBOOKS for v in shortcuts(a)]
-
 
 def _source(assignment, name):
     """The instructor version of a notebook."""
     return read(ROOT / "source" / assignment / f"{name}.ipynb")
+
+
+def _cell_ids(assignment, name):
+    """The grade ids of a notebook's cells."""
+    return {c.metadata.get("nbgrader", {}).get("grade_id") for c in _source(assignment, name).cells}
+
+
+def _catalogue(assignment, name):
+    """The known-wrong implementations of the cells of one notebook of an assignment."""
+    ids = _cell_ids(assignment, name)
+    return [w for w in catalogue(assignment) if w.cell in ids]
+
+
+CASES = [(a, n, w) for a, n in NOTEBOOKS for w in _catalogue(a, n)]
+SHORTCUTS = [(a, n, v) for a, n in NOTEBOOKS for v, cells in shortcuts(a).items() if set(cells) <= _cell_ids(a, n)]
 
 
 @pytest.mark.parametrize("assignment,name", NOTEBOOKS)
@@ -56,11 +68,19 @@ def test_wrong_implementation_loses_points(assignment, name, wrong):
 @pytest.mark.parametrize("assignment,name", NOTEBOOKS)
 def test_every_autograded_cell_has_three_wrong_implementations(assignment, name):
     source = _source(assignment, name)
-    losses = Counter(t for w in catalogue(assignment) for t in w.loses)
+    losses = Counter(t for w in _catalogue(assignment, name) for t in w.loses)
     short = {t: losses[t] for t in autograded_points(source) if losses[t] < 3}
     assert not short, f"autograded cells with fewer than 3 known-wrong implementations: {short}"
-    for w in catalogue(assignment):
-        cell_by_id(source, w.cell)  # every catalogue entry names a real solution cell
+    for w in _catalogue(assignment, name):
+        cell_by_id(source, w.cell)  # a solution cell of this notebook
+        assert set(w.loses) <= set(autograded_points(source)), f"{w} loses a test of another notebook"
+
+
+def test_every_catalogue_entry_names_a_cell_of_its_assignment():
+    for assignment in {a for a, _ in NOTEBOOKS}:
+        names = [n for a, n in NOTEBOOKS if a == assignment]
+        ids = set().union(*(_cell_ids(assignment, n) for n in names))
+        assert not [str(w) for w in catalogue(assignment) if w.cell not in ids]
 
 
 @pytest.mark.parametrize("assignment,name,variant", SHORTCUTS)

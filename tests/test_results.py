@@ -60,7 +60,7 @@ def test_double_descent_figures():
 
 
 def test_simplicity_bias_figures():
-    s = summary("05_simplicity_bias", "simplicity_bias")
+    s = summary("05_simplicity_bias", "no_overfitting")
     train, test = ({int(m): v for m, v in s[k].items()} for k in ("part1_train_mse", "part1_test_mse"))
     assert sorted(train) == [2, 5, 20, 100, 500]
     # Part 1: the Bayes errors are near σ²/2 = 8e-4; width 2 underfits; wide networks neither interpolate nor overfit
@@ -79,15 +79,32 @@ def test_simplicity_bias_figures():
     # the controls (a decaying step, a ten times smaller step) do not interpolate either
     for key in ("control_train_mse", "lr_train_mse_0.01"):
         assert all(0.8 * s["bayes_train_mse"] < v < 1.1 * s["bayes_train_mse"] for v in s[key].values())
-    # Part 2: interpolation below the threshold, near OLS above it
-    ratio = {int(n): v for n, v in s["train_over_ols"].items()}
+
+
+def _ratios(figures: dict) -> dict:
+    """Training loss over OLS's per n, from the summary's figures (``"< 1e-06"`` read as 0)."""
+    return {int(n): 0.0 if str(v).startswith("<") else float(v) for n, v in figures.items()}
+
+
+def test_threshold_and_alignment_figures():
+    s = summary("05_simplicity_bias", "threshold_alignment")
+    # Part 2: interpolation below the threshold, near OLS above it, the neurons along ±β
+    ratio = _ratios(s["train_over_ols"])
     assert s["d"] == 5 and 24 <= s["threshold_n"] <= 48
     assert all(v < 0.05 for n, v in ratio.items() if n <= 16)
     assert all(0.5 < v < 1.1 for n, v in ratio.items() if n >= s["threshold_n"])
     assert ratio[max(ratio)] > 0.9
-    larger_scale = {int(n): v for n, v in s["train_over_ols_scale_1e-3"].items()}
-    assert s["threshold_n_by_scale"]["0.001"] is None or s["threshold_n_by_scale"]["0.001"] > s["threshold_n"]
-    assert all(larger_scale[n] < 0.5 * ratio[n] for n in ratio if n >= s["threshold_n"])
+    alignment = {int(n): v for n, v in s["alignment_by_n"].items()}
+    assert all(alignment[n] > 0.8 for n in ratio if n >= s["threshold_n"]) and alignment[16] < 0.6
+    # doubling the budget: a run above n* still moves (it keeps fitting the noise), so n* is a lower bound
+    assert 0.01 < s["stationary_max_change"] <= 1
+    # at least three scales; the threshold does not move between the small ones and grows with the large one
+    by_scale = s["threshold_n_by_scale"]
+    assert len(by_scale) >= 3 and by_scale["1e-06"] == s["threshold_n"]
+    assert by_scale["1e-09"] == by_scale["1e-06"]
+    assert by_scale["0.001"] is None or by_scale["0.001"] >= 2 * s["threshold_n"]
+    larger_scale = _ratios(s["train_over_ols_scale_1e-3"])
+    assert larger_scale[96] < 0.5 * ratio[96]
     # Part 3: conserved balancedness and the minimum-norm limit on dataset 1.1.0
     assert s["balancedness_drift"] == "< 1e-12"
     assert s["sum_a2_positive"] == pytest.approx(1 / math.sqrt(5), rel=1e-5)
