@@ -64,6 +64,30 @@ def check_notebook(path: Path) -> str | None:
     return None
 
 
+def _grade_ids(path: Path) -> set[str]:
+    """The nbgrader cell ids of a notebook file (none when it cannot be read as one)."""
+    try:
+        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
+        return {c["metadata"]["nbgrader"]["grade_id"] for c in cells if "grade_id" in c["metadata"].get("nbgrader", {})}
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, KeyError, TypeError):
+        return set()
+
+
+def renamed(work: Path, release: Path, missing: list[str], extra: list[str]) -> dict[str, str]:
+    """Which submitted notebooks under other names stand for which missing ones: the only candidate when one is
+    missing and one is extra; else each extra notebook whose cells are those of exactly one missing notebook."""
+    if len(missing) == 1 and len(extra) == 1:
+        return {extra[0]: missing[0]}
+    ids = {name: _grade_ids(release / f"{name}.ipynb") for name in missing}
+    matches = {}
+    for found in extra:
+        shared = {name: len(ids[name] & _grade_ids(work / f"{found}.ipynb")) for name in missing}
+        best = [name for name, k in shared.items() if k and k == max(shared.values())]
+        if len(best) == 1:
+            matches.setdefault(best[0], []).append(found)
+    return {found[0]: name for name, found in matches.items() if len(found) == 1}
+
+
 def stage(folder: Path, work: Path, release: Path, expected: list[str]) -> tuple[list[str], list[str], list[str]]:
     """Copy a submission to its working copy; return (fatal problems, notes, flags)."""
     fatal, notes, flags = [], [], []
@@ -72,10 +96,11 @@ def stage(folder: Path, work: Path, release: Path, expected: list[str]) -> tuple
     present = {p.stem for p in work.glob("*.ipynb")}
     missing = [n for n in expected if n not in present]
     extra = sorted(present - set(expected))
-    if len(missing) == 1 and len(extra) == 1:  # renamed: grade it under its release name
-        (work / f"{extra[0]}.ipynb").rename(work / f"{missing[0]}.ipynb")
-        flags.append(f"renamed: {extra[0]}.ipynb graded as {missing[0]}.ipynb")
-        present, missing, extra = set(expected), [], []
+    for found, name in renamed(work, release, missing, extra).items():  # graded under its release name
+        (work / f"{found}.ipynb").rename(work / f"{name}.ipynb")
+        flags.append(f"renamed: {found}.ipynb graded as {name}.ipynb")
+        present = (present - {found}) | {name}
+        missing, extra = [n for n in missing if n != name], [e for e in extra if e != found]
     for name in missing:
         found = ", ".join(e + ".ipynb" for e in extra)
         hint = f"; found {found} (notebooks must keep their release name)" if extra else ""

@@ -40,6 +40,43 @@ def test_stage_renames_a_single_renamed_notebook_and_writes_only_the_graders_fla
     assert staged.metadata[FLAGS_KEY] == {"flags": flags}
 
 
+def _graded_cells(*ids):
+    """A notebook whose cells carry the nbgrader ids ``ids``."""
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade_id": i}}) for i in ids]
+    return nb
+
+
+def test_stage_matches_renamed_notebooks_of_a_several_notebook_assignment_by_their_cells(tmp_path):
+    _write(tmp_path / "release" / "part1.ipynb", _graded_cells("forward", "test_forward"))
+    _write(tmp_path / "release" / "part2.ipynb", _graded_cells("ols", "test_ols", "summary"))
+    folder = tmp_path / "submitted"
+    _write(folder / "mine.ipynb", _graded_cells("ols", "test_ols", "summary"))  # part 2, renamed; part 1 not sent
+    fatal, notes, flags = stage(folder, tmp_path / "w1", tmp_path / "release", ["part1", "part2"])
+    assert fatal == [] and flags == ["renamed: mine.ipynb graded as part2.ipynb"]
+    assert notes == ["missing notebook part1.ipynb, scored 0"]
+    assert sorted(p.name for p in (tmp_path / "w1").iterdir()) == ["part2.ipynb"]
+    # both renamed: each goes to the notebook whose cells it holds; a copy with no graded cell matches nothing
+    _write(folder / "first.ipynb", _graded_cells("forward", "test_forward", "ols"))
+    _write(folder / "scratch.ipynb", nbformat.v4.new_notebook())
+    fatal, notes, flags = stage(folder, tmp_path / "w2", tmp_path / "release", ["part1", "part2"])
+    assert fatal == [] and notes == [] and sorted(flags) == [
+        "renamed: first.ipynb graded as part1.ipynb", "renamed: mine.ipynb graded as part2.ipynb"]
+    # part 1 under its name, part 2 renamed next to a scratch notebook that shares no cell with it
+    other = tmp_path / "other"
+    _write(other / "part1.ipynb", _graded_cells("forward", "test_forward"))
+    _write(other / "mine.ipynb", _graded_cells("ols", "test_ols", "summary"))
+    _write(other / "scratch.ipynb", nbformat.v4.new_notebook())
+    _, notes, flags = stage(other, tmp_path / "w4", tmp_path / "release", ["part1", "part2"])
+    assert (notes, flags) == ([], ["renamed: mine.ipynb graded as part2.ipynb"])
+    # two candidates for one notebook: neither is chosen, the student is told
+    _write(folder / "again.ipynb", _graded_cells("ols", "test_ols", "summary"))
+    _, notes, flags = stage(folder, tmp_path / "w3", tmp_path / "release", ["part1", "part2"])
+    assert flags == ["renamed: first.ipynb graded as part1.ipynb"]
+    assert notes == ["missing notebook part2.ipynb, scored 0; found again.ipynb, mine.ipynb, scratch.ipynb "
+                     "(notebooks must keep their release name)"]
+
+
 def test_stage_scores_a_missing_notebook_0_and_refuses_a_broken_one(tmp_path):
     _write(tmp_path / "release" / "hw.ipynb", nbformat.v4.new_notebook())
     (tmp_path / "nothing").mkdir()
