@@ -343,6 +343,8 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         expect["broken-json", a] = Expect(score=None, message="not valid JSON")
         put("empty-file", raw="")
         expect["empty-file", a] = Expect(score=None, message="empty file")
-        expect["example-complete", a] = Expect(score=full, no_flags=True)
+        every_notebook = sum(sum(autograded_points(read(course / "source" / a / f"{n}.ipynb")).values())
+                             for n in notebook_names(a, course))
+        expect["example-complete", a] = Expect(score=every_notebook, no_flags=True)  # the examples hold them all
         expect["example-blank", a] = Expect(score=0, no_flags=True)
     return {key: e for key, e in expect.items() if wanted(*key)}

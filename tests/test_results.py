@@ -102,6 +102,9 @@ def test_threshold_and_alignment_figures():
     by_scale = s["threshold_n_by_scale"]
     assert len(by_scale) >= 3 and by_scale["1e-06"] == s["threshold_n"]
     assert by_scale["1e-09"] == by_scale["1e-06"]
+    # a smaller dimension, a smaller threshold
+    by_d = {int(k): v for k, v in s["threshold_n_by_d"].items()}
+    assert by_d[5] == s["threshold_n"] and by_d[3] is not None and by_d[3] < by_d[5]
     assert by_scale["0.001"] is None or by_scale["0.001"] >= 2 * s["threshold_n"]
     larger_scale = _ratios(s["train_over_ols_scale_1e-3"])
     assert larger_scale[96] < 0.5 * ratio[96]
