@@ -209,15 +209,16 @@ def grade_all(root: Path, found: list[tuple[str, str]], workers: int, scheduler:
     return sorted(outcomes, key=lambda o: (o.student, o.assignment))
 
 
-def submissions(root: Path, only_assignment: str | None = None, only_student: str | None = None,
-                base: Path | None = None):
+def submissions(root: Path, only_assignment: str | None = None, only_student=None, base: Path | None = None):
     """(student, assignment) pairs found under ``base`` (default ``autograde/submitted``), plus folders that are
-    not assignments."""
+    not assignments; ``only_student`` is one student id or several."""
+    if isinstance(only_student, str):
+        only_student = [only_student]
     base = base or folders(root).submitted
     known = set(assignments(root))
     found, unknown = [], []
     for sdir in sorted(p for p in base.iterdir() if p.is_dir() and not p.name.startswith(".")) if base.exists() else []:
-        if only_student and sdir.name != only_student:
+        if only_student and sdir.name not in only_student:
             continue
         for adir in sorted(p for p in sdir.iterdir() if p.is_dir() and not p.name.startswith(".")):
             if only_assignment and adir.name != only_assignment:
@@ -298,7 +299,7 @@ def _feedback_batch(root: str, assignment: str, students: list[str], others: lis
     return {s: None if r.get("success") else _last_error(r.get("error")) for s, r in results.items()}
 
 
-def feedback(root: Path, only_assignment: str | None = None, only_student: str | None = None, jobs: int = 1) -> int:
+def feedback(root: Path, only_assignment: str | None = None, only_student=None, jobs: int = 1) -> int:
     """Write feedback HTML (hidden tests removed) for every autograded submission, in ``jobs`` processes, and a zip
     per student."""
     todo, _ = submissions(root, only_assignment, only_student, base=folders(root).autograded)
@@ -335,7 +336,7 @@ def main(argv=None) -> int:
     """Autograde all submissions (optionally one assignment or student) and write ``grades.csv``."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--assignment", help="grade only this assignment")
-    parser.add_argument("--student", help="grade only this student")
+    parser.add_argument("--student", action="append", help="grade only this student (repeat for several)")
     parser.add_argument("--jobs", type=int, default=1, help="submissions graded (or fed back) at once (default 1)")
     parser.add_argument("--scheduler", help="grade on Dask: 'local', 'slurm' or a scheduler address tcp://host:port")
     parser.add_argument("--workers", type=int, default=2,
@@ -350,7 +351,7 @@ def main(argv=None) -> int:
         print(f"warning: {student}/{folder} is not an assignment of this course "
               f"(expected one of {', '.join(assignments(root))}); skipped", file=sys.stderr)
     if not found:
-        chosen = (("student", args.student), ("assignment", args.assignment))
+        chosen = (("student", ", ".join(args.student or [])), ("assignment", args.assignment))
         selection = " and ".join(f"{k} {v}" for k, v in chosen if v)
         where = folders(root).submitted
         if selection:
