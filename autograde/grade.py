@@ -29,6 +29,7 @@ from tqdm import tqdm
 from . import assignments, course_root, notebook_names
 from .course import api, folders, gradebook
 from .hardening import FLAGS_KEY
+from .nbtools import grade_id
 from .release import generate_assignment
 
 COLUMNS = ["student_id", "assignment", "score", "max_score", "needs_manual_grade", "status", "flags", "message"]
@@ -67,9 +68,8 @@ def check_notebook(path: Path) -> str | None:
 def _grade_ids(path: Path) -> set[str]:
     """The nbgrader cell ids of a notebook file (none when it cannot be read as one)."""
     try:
-        cells = json.loads(path.read_text(encoding="utf-8")).get("cells", [])
-        return {c["metadata"]["nbgrader"]["grade_id"] for c in cells if "grade_id" in c["metadata"].get("nbgrader", {})}
-    except (OSError, UnicodeDecodeError, ValueError, AttributeError, KeyError, TypeError):
+        return {grade_id(c) for c in json.loads(path.read_text(encoding="utf-8")).get("cells", [])} - {None}
+    except (OSError, UnicodeDecodeError, ValueError, AttributeError, TypeError):
         return set()
 
 

@@ -197,44 +197,32 @@ def threshold_sweep(ns, seeds, scales, d: int = 5, m: int = 100, lr: float = 0.3
             data[j, k] = D
             out["ols_train"][:, j, k] = 0.5 * np.mean((D.x @ beta - D.y) ** 2)
             out["ols_test"][:, j, k] = 0.5 * np.mean((test.x @ beta - test.y) ** 2)
-
-    def padded(members):
-        """The largest sample size of a bucket of jobs."""
-        return max(int(ns[jobs[b][2]]) for b in members)
-
-    buckets = [[b for b, job in enumerate(jobs) if ns[job[2]] in group] for group in sample_groups(set(ns.tolist()))]
-
-    def run(members):
-        """Train the networks of one bucket and record their losses in ``out``."""
-        N, B = padded(members), len(members)
-        X, Y, w = torch.zeros(B, N, d, dtype=dtype), torch.zeros(B, N, dtype=dtype), torch.zeros(B, N, dtype=dtype)
-        W, A = torch.zeros(B, m, d, dtype=dtype), torch.zeros(B, m, dtype=dtype)
-        for b, job in enumerate(members):
-            i, j, k = jobs[job]
-            n, D = int(ns[k]), data[j, k]
-            X[b, :n], Y[b, :n], w[b, :n] = torch.from_numpy(D.x), torch.from_numpy(D.y), 1.0 / n
-            W0, a0 = balanced_init(m, d, float(scales[i]), np.random.default_rng([int(seeds[j]), n, 1]))
-            W[b], A[b] = torch.from_numpy(W0), torch.from_numpy(a0)
-        done = 0
-        for c, until in enumerate(checkpoints + (steps,)):
-            _train_bucket(X, Y, w, W, A, lr, until - done, bar)
-            done = until
-            for b, job in enumerate(members):
-                (i, j, k), D = jobs[job], data[jobs[job][1:]]
-                Wb, ab = W[b].double().numpy(), A[b].double().numpy()
-                if until < steps:
-                    out["train_at"][i, j, k, c] = loss(D.x, D.y, Wb, ab)
-                else:
-                    out["train"][i, j, k] = loss(D.x, D.y, Wb, ab)
-                    out["test"][i, j, k] = loss(test.x, test.y, Wb, ab)
-                    out["W"][i, j, k], out["a"][i, j, k] = Wb, ab
-
     bar = tqdm(total=len(jobs) * steps, desc=desc, disable=not progress, unit="net-step", mininterval=0.5)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # the networks are small: one thread is fastest
     try:
-        for members in buckets:
-            run(members)
+        for group in sample_groups(sorted(set(ns.tolist()))):
+            members = [job for job in jobs if ns[job[2]] in group]
+            N, B = max(group), len(members)
+            X, Y, w = torch.zeros(B, N, d, dtype=dtype), torch.zeros(B, N, dtype=dtype), torch.zeros(B, N, dtype=dtype)
+            W, A = torch.zeros(B, m, d, dtype=dtype), torch.zeros(B, m, dtype=dtype)
+            for b, (i, j, k) in enumerate(members):
+                n, D = int(ns[k]), data[j, k]
+                X[b, :n], Y[b, :n], w[b, :n] = torch.from_numpy(D.x), torch.from_numpy(D.y), 1.0 / n
+                W0, a0 = balanced_init(m, d, float(scales[i]), np.random.default_rng([int(seeds[j]), n, 1]))
+                W[b], A[b] = torch.from_numpy(W0), torch.from_numpy(a0)
+            done = 0
+            for c, until in enumerate(checkpoints + (steps,)):
+                _train_bucket(X, Y, w, W, A, lr, until - done, bar)
+                done = until
+                for b, (i, j, k) in enumerate(members):
+                    D, Wb, ab = data[j, k], W[b].double().numpy(), A[b].double().numpy()
+                    if until < steps:
+                        out["train_at"][i, j, k, c] = loss(D.x, D.y, Wb, ab)
+                    else:
+                        out["train"][i, j, k] = loss(D.x, D.y, Wb, ab)
+                        out["test"][i, j, k] = loss(test.x, test.y, Wb, ab)
+                        out["W"][i, j, k], out["a"][i, j, k] = Wb, ab
     finally:
         torch.set_num_threads(threads)
         bar.close()

@@ -47,6 +47,7 @@ from autograde.nbtools import (
     strip_markers,
     with_solutions,
 )
+from tests.conftest import autograded_total
 from tests.wrong import catalogue, shortcuts
 
 TAMPER = {
@@ -343,8 +344,6 @@ def add_corpus(course: Path, repo: Path) -> dict[tuple[str, str], Expect]:
         expect["broken-json", a] = Expect(score=None, message="not valid JSON")
         put("empty-file", raw="")
         expect["empty-file", a] = Expect(score=None, message="empty file")
-        every_notebook = sum(sum(autograded_points(read(course / "source" / a / f"{n}.ipynb")).values())
-                             for n in notebook_names(a, course))
-        expect["example-complete", a] = Expect(score=every_notebook, no_flags=True)  # the examples hold them all
+        expect["example-complete", a] = Expect(score=autograded_total(course, a), no_flags=True)  # every notebook
         expect["example-blank", a] = Expect(score=0, no_flags=True)
     return {key: e for key, e in expect.items() if wanted(*key)}

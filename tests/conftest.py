@@ -125,6 +125,14 @@ def submit(course: Path, student: str, assignment: str, name: str, nb=None, raw:
         nbformat.write(nb, str(path))
 
 
+def autograded_total(course: Path, assignment: str, names=None) -> float:
+    """Autograded points of an assignment's notebooks ``names`` (default: all of them) in ``course``."""
+    from autograde.nbtools import autograded_points, read
+
+    return sum(sum(autograded_points(read(course / "source" / assignment / f"{n}.ipynb")).values())
+               for n in (names or notebook_names(assignment, course)))
+
+
 def grades(course: Path) -> dict[tuple[str, str], dict]:
     """grades.csv as a dict keyed by (student_id, assignment)."""
     with open(folders(course).grades_csv) as f:

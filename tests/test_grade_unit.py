@@ -41,9 +41,10 @@ def test_stage_renames_a_single_renamed_notebook_and_writes_only_the_graders_fla
 
 
 def _graded_cells(*ids):
-    """A notebook whose cells carry the nbgrader ids ``ids``."""
+    """A notebook whose cells carry the nbgrader ids ``ids``, after an ordinary cell (no id)."""
     nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade_id": i}}) for i in ids]
+    nb.cells = [nbformat.v4.new_markdown_cell("notes")]
+    nb.cells += [nbformat.v4.new_code_cell(metadata={"nbgrader": {"grade_id": i}}) for i in ids]
     return nb
 
 
@@ -66,7 +67,7 @@ def test_stage_matches_renamed_notebooks_of_a_several_notebook_assignment_by_the
     other = tmp_path / "other"
     _write(other / "part1.ipynb", _graded_cells("forward", "test_forward"))
     _write(other / "mine.ipynb", _graded_cells("ols", "test_ols", "summary"))
-    _write(other / "scratch.ipynb", nbformat.v4.new_notebook())
+    _write(other / "scratch.ipynb", _graded_cells())  # ordinary cells only
     _, notes, flags = stage(other, tmp_path / "w4", tmp_path / "release", ["part1", "part2"])
     assert (notes, flags) == ([], ["renamed: mine.ipynb graded as part2.ipynb"])
     # two candidates for one notebook: neither is chosen, the student is told

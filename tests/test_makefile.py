@@ -12,18 +12,11 @@ import csv
 import re
 import shutil
 import subprocess
-from pathlib import Path
 
 from autograde import assignments, notebook_names
 from autograde.course import folders
-from autograde.nbtools import autograded_points, read
-from tests.conftest import ROOT, grades, run_grader, submit
-
-
-def _max_auto(course: Path, a: str) -> float:
-    """Autograded points of an assignment."""
-    return sum(sum(autograded_points(read(course / "source" / a / f"{n}.ipynb")).values())
-               for n in notebook_names(a, course))
+from autograde.nbtools import read
+from tests.conftest import ROOT, autograded_total, grades, run_grader, submit
 
 
 def test_release_in_a_fresh_copy_matches_the_repository(course):
@@ -59,7 +52,7 @@ def test_examples_are_graded(course):
     g = course.first
     course, graded = course.root, course.graded
     for a in assignments(course):
-        full = _max_auto(course, a)
+        full = autograded_total(course, a)
         assert float(g["example-complete", a]["score"]) == full
         assert float(g["example-blank", a]["score"]) == 0
         assert 0 < float(g["example-partial", a]["score"]) < full
@@ -85,7 +78,7 @@ def test_wrong_answer_loses_points_under_nbgrader(course):
     course = course.root
     for a in assignments(course):
         assert g["wrong-answer", a]["status"] == "graded"
-        assert float(g["wrong-answer", a]["score"]) < _max_auto(course, a)
+        assert float(g["wrong-answer", a]["score"]) < autograded_total(course, a)
 
 
 def test_bad_files_are_reported_with_student_and_reason(course):
@@ -105,13 +98,12 @@ def test_kernelspec_renamed_notebook_and_deleted_test_cells_do_not_cost_points(c
     g = course.first
     course = course.root
     for a in assignments(course):  # both submissions hold the assignment's first notebook only
-        first_notebook = sum(autograded_points(read(course / "source" / a / f"{notebook_names(a, course)[0]}.ipynb"))
-                             .values())
+        first_notebook = autograded_total(course, a, notebook_names(a, course)[:1])
         assert float(g["renamed", a]["score"]) == first_notebook
         assert "renamed: my_answers.ipynb graded as" in g["renamed", a]["flags"]
         assert float(g["deleted-test", a]["score"]) == first_notebook
     first = assignments(course)[0]  # the kernelspec attack is in the first assignment's corpus only
-    assert float(g["other-kernel", first]["score"]) == _max_auto(course, first)
+    assert float(g["other-kernel", first]["score"]) == autograded_total(course, first)
 
 
 def test_a_broken_resubmission_keeps_the_earlier_grade(course):
@@ -127,7 +119,7 @@ def test_a_broken_resubmission_keeps_the_earlier_grade(course):
         return grades(course)
 
     before = regrade(0)
-    assert float(before["resubmitter", a]["score"]) == _max_auto(course, a)
+    assert float(before["resubmitter", a]["score"]) == autograded_total(course, a)
     submit(course, "resubmitter", a, name, raw="not json at all")
     after = regrade(1)  # a submission that cannot be graded fails the run
     row = after["resubmitter", a]
